@@ -1,0 +1,250 @@
+"""The shared speech core: one engine, one inference thread, many sessions.
+
+Everything that touches the model runs on a single worker thread so the event
+loop never blocks (health checks, pacing and other calls keep ticking while a
+sentence renders) and the model, which is not thread-safe, never sees two
+callers at once. Callers enter through `DeadlineScheduler`, which serves the
+listener that runs out of audio soonest. The model loads on first use and an
+idle watchdog gives its memory back when nobody has spoken for a while.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from .cache import AudioCache, CacheKey
+from .engine import Engine, SynthesisRequest, Voice
+from .scheduler import DeadlineScheduler
+
+log = logging.getLogger(__name__)
+
+_END = object()
+
+
+@dataclass
+class Timing:
+    """Filled in by `synthesize`: when the request waited, started and ended (clock s)."""
+
+    asked: float = 0.0
+    started: float = 0.0
+    finished: float = 0.0
+
+    @property
+    def queue_s(self) -> float:
+        return max(0.0, self.started - self.asked)
+
+    @property
+    def synth_s(self) -> float:
+        return max(0.0, self.finished - self.started)
+
+
+@dataclass
+class CoreStats:
+    loads: int = 0
+    unloads: int = 0
+    load_failures: int = 0
+    syntheses: int = 0
+    cache_hits: int = 0
+
+
+class SpeechCore:
+    """Lazy-loading, fairly scheduled access to one engine for the whole process."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        idle_unload_s: float = 120.0,
+        cache: AudioCache | None = None,
+        fifo: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+        watchdog_interval_s: float | None = None,
+    ) -> None:
+        self.engine = engine
+        self.idle_unload_s = idle_unload_s
+        self.cache = cache if cache is not None else AudioCache(0)
+        self.scheduler = DeadlineScheduler(1, fifo=fifo)
+        self.stats = CoreStats()
+        self.last_error: str | None = None
+        self._clock = clock
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="voxgate-infer")
+        self._lock = asyncio.Lock()
+        self._pending = 0  # requests queued or running (never unload while > 0)
+        self._last_used = clock()
+        self._watchdog: asyncio.Task[None] | None = None
+        self._watchdog_interval = watchdog_interval_s or max(0.05, min(30.0, idle_unload_s / 4))
+
+    # -- lifecycle -------------------------------------------------------
+
+    @property
+    def loaded(self) -> bool:
+        return self.engine.loaded
+
+    @property
+    def busy(self) -> bool:
+        return self._pending > 0
+
+    @property
+    def queue_depth(self) -> int:
+        return self.scheduler.waiting
+
+    @property
+    def sample_rate(self) -> int:
+        return self.engine.sample_rate
+
+    def start(self) -> None:
+        """Start the idle watchdog (needs a running loop; a no-op when disabled)."""
+        if self.idle_unload_s > 0 and self._watchdog is None:
+            self._watchdog = asyncio.get_running_loop().create_task(self._watch_idle())
+
+    async def ensure_loaded(self) -> None:
+        if self.engine.loaded:  # fast path without the lock
+            return
+        async with self._lock:
+            if self.engine.loaded:  # someone loaded it while we waited
+                return
+            loop = asyncio.get_running_loop()
+            try:
+                await loop.run_in_executor(self._executor, self.engine.load)
+            except Exception as exc:
+                self.stats.load_failures += 1
+                self.last_error = str(exc)
+                raise
+            self.stats.loads += 1
+            self.last_error = None
+            self._last_used = self._clock()
+            log.info("engine loaded", extra={"engine": self.engine.name})
+
+    async def unload(self) -> bool:
+        """Unload now unless work is queued or running. Returns True if it unloaded."""
+        async with self._lock:
+            if not self.engine.loaded or self._pending:
+                return False
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._executor, self.engine.unload)
+            self.stats.unloads += 1
+            log.info("engine unloaded", extra={"engine": self.engine.name})
+            return True
+
+    async def _watch_idle(self) -> None:
+        while True:
+            await asyncio.sleep(self._watchdog_interval)
+            idle = self._clock() - self._last_used
+            if self.engine.loaded and not self._pending and idle >= self.idle_unload_s:
+                await self.unload()
+
+    async def aclose(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watchdog
+            self._watchdog = None
+        if self.engine.loaded:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._executor, self.engine.unload)
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def voices(self) -> list[Voice]:
+        await self.ensure_loaded()
+        return self.engine.voices()
+
+    def default_voice(self) -> str:
+        return self.engine.default_voice()
+
+    # -- synthesis -------------------------------------------------------
+
+    def cache_key(self, request: SynthesisRequest) -> CacheKey:
+        return CacheKey(
+            self.engine.name,
+            request.voice or "",
+            (request.language or "").lower(),
+            request.speed,
+            request.text,
+        )
+
+    async def synthesize(
+        self,
+        request: SynthesisRequest,
+        *,
+        buffered_s: float = 0.0,
+        timing: Timing | None = None,
+    ) -> AsyncIterator[np.ndarray]:
+        """Yield int16 PCM chunks for one sentence.
+
+        `buffered_s` is how much audio the caller's listener still has queued:
+        the request's deadline is now + buffered_s, and the most urgent
+        deadline gets the engine next. Leaving the iterator early abandons the
+        sentence: a streaming engine stops at its next chunk, and the slot is
+        released as soon as the engine thread returns.
+        """
+        timing = timing if timing is not None else Timing()
+        timing.asked = self._clock()
+        key = self.cache_key(request)
+        cached = self.cache.get(key)
+        if cached is not None:
+            self.stats.cache_hits += 1
+            self._last_used = timing.started = timing.finished = self._clock()
+            yield cached
+            return
+
+        self._pending += 1
+        try:
+            await self.ensure_loaded()
+            await self.scheduler.acquire(self._clock() + max(0.0, buffered_s))
+        except BaseException:
+            self._pending -= 1
+            raise
+        timing.started = self._clock()
+
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        abandon = threading.Event()
+
+        def render() -> None:
+            try:
+                for chunk in self.engine.synthesize(request):
+                    if abandon.is_set():
+                        return
+                    loop.call_soon_threadsafe(queue.put_nowait, chunk)
+                loop.call_soon_threadsafe(queue.put_nowait, _END)
+            except BaseException as exc:  # delivered to the caller, not swallowed
+                loop.call_soon_threadsafe(queue.put_nowait, exc)
+
+        def finished(_: object) -> None:
+            self._pending -= 1
+            self._last_used = self._clock()
+            self.scheduler.release()
+
+        work = loop.run_in_executor(self._executor, render)
+        work.add_done_callback(finished)
+        self.stats.syntheses += 1
+
+        parts: list[np.ndarray] = []
+        complete = False
+        try:
+            while True:
+                item = await queue.get()
+                if item is _END:
+                    complete = True
+                    timing.finished = self._clock()
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                assert isinstance(item, np.ndarray)
+                self._last_used = self._clock()  # a long sentence is not "idle"
+                parts.append(item)
+                yield item
+        finally:
+            if not complete:
+                abandon.set()
+        if parts and self.cache.enabled:
+            self.cache.put(key, np.concatenate(parts))
