@@ -1,0 +1,344 @@
+"""Twilio Media Streams (bidirectional) codec, sans-I/O; SignalWire speaks the same.
+
+`TwilioCodec.receive` turns one WebSocket text message into a typed event and
+tracks the stream's state (connected → start → media/dtmf/mark … → stop), so a
+message out of order or for another stream is rejected as a
+`TwilioProtocolError` with a stable `code` rather than half-processed. Counters
+(`sequenceNumber`, `chunk`, `timestamp`) arrive as strings and leave as ints;
+unknown extra fields are tolerated so Twilio can add some without breaking us.
+The module-level `media`/`mark`/`clear` build the outbound messages.
+
+Error codes: `binary_frame`, `malformed`, `unknown_event`, `out_of_order`,
+`wrong_stream_sid`, `bad_payload`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from telephony.errors import ProtocolError
+
+__all__ = [
+    "Connected",
+    "Dtmf",
+    "Event",
+    "Mark",
+    "Media",
+    "Start",
+    "Stop",
+    "StreamFormat",
+    "TwilioCodec",
+    "TwilioProtocol",
+    "TwilioProtocolError",
+    "clear",
+    "mark",
+    "media",
+]
+
+
+class TwilioProtocolError(ProtocolError):
+    """A Media Streams message we must reject (Twilio's own errors 31950/31951)."""
+
+
+@dataclass(frozen=True)
+class StreamFormat:
+    """`start.mediaFormat`: what Twilio sends us (always µ-law 8 kHz mono today)."""
+
+    encoding: str = "audio/x-mulaw"
+    sample_rate: int = 8000
+    channels: int = 1
+
+
+@dataclass(frozen=True)
+class Connected:
+    protocol: str
+    version: str
+
+
+@dataclass(frozen=True)
+class Start:
+    stream_sid: str
+    call_sid: str
+    account_sid: str
+    tracks: tuple[str, ...]
+    custom_parameters: dict[str, str] = field(default_factory=dict)
+    media_format: StreamFormat = field(default_factory=StreamFormat)
+    sequence_number: int | None = None
+
+
+@dataclass(frozen=True)
+class Media:
+    stream_sid: str
+    track: str
+    chunk: int
+    timestamp: int
+    payload: bytes
+    sequence_number: int | None = None
+
+
+@dataclass(frozen=True)
+class Dtmf:
+    stream_sid: str
+    digit: str
+    track: str = "inbound_track"
+    sequence_number: int | None = None
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A mark echo: the audio sent before it played, or was discarded by a `clear`."""
+
+    stream_sid: str
+    name: str
+    sequence_number: int | None = None
+
+
+@dataclass(frozen=True)
+class Stop:
+    stream_sid: str
+    account_sid: str | None = None
+    call_sid: str | None = None
+    sequence_number: int | None = None
+
+
+Event = Connected | Start | Media | Dtmf | Mark | Stop
+
+_NEW, _CONNECTED, _STARTED, _STOPPED = "new", "connected", "started", "stopped"
+
+
+def _err(code: str, message: str) -> TwilioProtocolError:
+    return TwilioProtocolError(code, message)
+
+
+def _obj(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    value = parent.get(key)
+    if not isinstance(value, dict):
+        raise _err("malformed", f"{key!r} must be an object")
+    return value
+
+
+def _str(parent: dict[str, Any], key: str, *, optional: bool = False) -> str | None:
+    value = parent.get(key)
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise _err("malformed", f"{key!r} must be a string")
+    return value
+
+
+def _req_str(parent: dict[str, Any], key: str) -> str:
+    value = _str(parent, key)
+    assert value is not None
+    return value
+
+
+def _counter(parent: dict[str, Any], key: str, *, optional: bool = False) -> int | None:
+    """Twilio sends counters as decimal strings; accept plain ints as well."""
+    value = parent.get(key)
+    if value is None and optional:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    raise _err("malformed", f"{key!r} must be a non-negative integer string, got {value!r}")
+
+
+class TwilioCodec:
+    """One Media Stream's inbound parser and state; outbound builders as statics."""
+
+    def __init__(self) -> None:
+        self._state = _NEW
+        self.stream_sid: str | None = None
+        self.start: Start | None = None
+        self._handlers: dict[str, Callable[[dict[str, Any]], Event]] = {
+            "connected": self._on_connected,
+            "start": self._on_start,
+            "media": self._on_media,
+            "dtmf": self._on_dtmf,
+            "mark": self._on_mark,
+            "stop": self._on_stop,
+        }
+
+    @property
+    def started(self) -> bool:
+        return self._state == _STARTED
+
+    @property
+    def stopped(self) -> bool:
+        return self._state == _STOPPED
+
+    def receive_bytes(self, data: bytes) -> None:
+        """Binary frames are not part of the protocol (Twilio warning 31950)."""
+        raise _err("binary_frame", f"unexpected binary message of {len(data)} bytes")
+
+    def receive(self, text: str | bytes) -> Event:
+        """Parse one text message; raise `TwilioProtocolError` if it is not acceptable."""
+        if isinstance(text, bytes | bytearray | memoryview):
+            self.receive_bytes(bytes(text))
+        try:
+            msg = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            raise _err("malformed", f"not JSON: {exc}") from None
+        if not isinstance(msg, dict):
+            raise _err("malformed", "message must be a JSON object")
+        event = msg.get("event")
+        if not isinstance(event, str):
+            raise _err("malformed", "missing 'event'")
+        handler = self._handlers.get(event)
+        if handler is None:
+            raise _err("unknown_event", f"unknown event {event!r}")
+        if self._state == _STOPPED:
+            raise _err("out_of_order", f"{event!r} after 'stop'")
+        return handler(msg)
+
+    def _on_connected(self, msg: dict[str, Any]) -> Connected:
+        if self._state != _NEW:
+            raise _err("out_of_order", "'connected' must be the first message")
+        self._state = _CONNECTED
+        return Connected(
+            protocol=_str(msg, "protocol", optional=True) or "Call",
+            version=_str(msg, "version", optional=True) or "",
+        )
+
+    def _on_start(self, msg: dict[str, Any]) -> Start:
+        if self._state not in (_NEW, _CONNECTED):
+            raise _err("out_of_order", "duplicate 'start'")
+        body = _obj(msg, "start")
+        sid = _str(body, "streamSid", optional=True) or _req_str(msg, "streamSid")
+        outer = _str(msg, "streamSid", optional=True)
+        if outer is not None and outer != sid:
+            raise _err("wrong_stream_sid", f"start.streamSid {sid!r} != streamSid {outer!r}")
+        tracks = body.get("tracks", ["inbound"])
+        if not isinstance(tracks, list) or not all(isinstance(t, str) for t in tracks):
+            raise _err("malformed", "'tracks' must be a list of strings")
+        params = body.get("customParameters") or {}
+        if not isinstance(params, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in params.items()
+        ):
+            raise _err("malformed", "'customParameters' must map strings to strings")
+        fmt = StreamFormat()
+        if "mediaFormat" in body:
+            mf = _obj(body, "mediaFormat")
+            fmt = StreamFormat(
+                encoding=_str(mf, "encoding", optional=True) or fmt.encoding,
+                sample_rate=_counter(mf, "sampleRate", optional=True) or fmt.sample_rate,
+                channels=_counter(mf, "channels", optional=True) or fmt.channels,
+            )
+        start = Start(
+            stream_sid=sid,
+            call_sid=_req_str(body, "callSid"),
+            account_sid=_req_str(body, "accountSid"),
+            tracks=tuple(tracks),
+            custom_parameters=dict(params),
+            media_format=fmt,
+            sequence_number=_counter(msg, "sequenceNumber", optional=True),
+        )
+        self._state = _STARTED
+        self.stream_sid = sid
+        self.start = start
+        return start
+
+    def _started_sid(self, msg: dict[str, Any]) -> str:
+        event = msg["event"]
+        if self._state != _STARTED:
+            raise _err("out_of_order", f"{event!r} before 'start'")
+        sid = _req_str(msg, "streamSid")
+        if sid != self.stream_sid:
+            raise _err("wrong_stream_sid", f"{event!r} for stream {sid!r}, not {self.stream_sid!r}")
+        return sid
+
+    def _on_media(self, msg: dict[str, Any]) -> Media:
+        sid = self._started_sid(msg)
+        body = _obj(msg, "media")
+        raw = _req_str(body, "payload")
+        try:
+            payload = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise _err("bad_payload", f"media payload is not base64: {exc}") from None
+        chunk = _counter(body, "chunk")
+        timestamp = _counter(body, "timestamp")
+        assert chunk is not None and timestamp is not None
+        return Media(
+            stream_sid=sid,
+            track=_str(body, "track", optional=True) or "inbound",
+            chunk=chunk,
+            timestamp=timestamp,
+            payload=payload,
+            sequence_number=_counter(msg, "sequenceNumber", optional=True),
+        )
+
+    def _on_dtmf(self, msg: dict[str, Any]) -> Dtmf:
+        sid = self._started_sid(msg)
+        body = _obj(msg, "dtmf")
+        digit = _req_str(body, "digit")
+        if len(digit) != 1 or digit not in "0123456789*#ABCDabcd":
+            raise _err("malformed", f"bad DTMF digit {digit!r}")
+        return Dtmf(
+            stream_sid=sid,
+            digit=digit.upper(),
+            track=_str(body, "track", optional=True) or "inbound_track",
+            sequence_number=_counter(msg, "sequenceNumber", optional=True),
+        )
+
+    def _on_mark(self, msg: dict[str, Any]) -> Mark:
+        sid = self._started_sid(msg)
+        body = _obj(msg, "mark")
+        return Mark(
+            stream_sid=sid,
+            name=_req_str(body, "name"),
+            sequence_number=_counter(msg, "sequenceNumber", optional=True),
+        )
+
+    def _on_stop(self, msg: dict[str, Any]) -> Stop:
+        sid = self._started_sid(msg)
+        body = msg.get("stop") or {}
+        if not isinstance(body, dict):
+            raise _err("malformed", "'stop' must be an object")
+        self._state = _STOPPED
+        return Stop(
+            stream_sid=sid,
+            account_sid=_str(body, "accountSid", optional=True),
+            call_sid=_str(body, "callSid", optional=True),
+            sequence_number=_counter(msg, "sequenceNumber", optional=True),
+        )
+
+    @staticmethod
+    def media(stream_sid: str, mulaw: bytes) -> str:
+        return media(stream_sid, mulaw)
+
+    @staticmethod
+    def mark(stream_sid: str, name: str) -> str:
+        return mark(stream_sid, name)
+
+    @staticmethod
+    def clear(stream_sid: str) -> str:
+        return clear(stream_sid)
+
+
+TwilioProtocol = TwilioCodec
+
+
+def _dump(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, separators=(",", ":"))
+
+
+def media(stream_sid: str, mulaw: bytes) -> str:
+    """Outbound audio: raw µ-law 8 kHz (no WAV header), any length, base64."""
+    payload = base64.b64encode(mulaw).decode("ascii")
+    return _dump({"event": "media", "streamSid": stream_sid, "media": {"payload": payload}})
+
+
+def mark(stream_sid: str, name: str) -> str:
+    """Twilio echoes this once the audio sent before it has played (or was cleared)."""
+    return _dump({"event": "mark", "streamSid": stream_sid, "mark": {"name": name}})
+
+
+def clear(stream_sid: str) -> str:
+    """Empty Twilio's playback buffer now (barge-in); pending marks get echoed."""
+    return _dump({"event": "clear", "streamSid": stream_sid})
