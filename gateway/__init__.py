@@ -1,0 +1,1 @@
+"""voxgate gateway: the Starlette app, sessions, call legs and the CLI."""

@@ -1,0 +1,148 @@
+"""The AudioSocket TCP listener: Asterisk dials in, one connection per call.
+
+Asterisk's `AudioSocket(uuid,host:port)` connects, sends the call UUID, then
+caller audio every 20 ms until hang-up. The call is registered by UUID; its
+leg paces our audio in real time and fills gaps with silence so Asterisk's
+inactivity timer never fires. Bound to loopback unless configured otherwise:
+AudioSocket has no authentication of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+from telephony.audiosocket import (
+    AudioSocketParser,
+    AudioSocketProtocolError,
+    Dtmf,
+    Hangup,
+    Message,
+    Uuid,
+)
+from telephony.legs import AudioSocketLeg
+
+from .calls import Call
+from .pipeline import SpeechPipeline
+
+if TYPE_CHECKING:
+    from .app import Gateway
+
+log = logging.getLogger(__name__)
+
+UUID_TIMEOUT_S = 5.0
+
+
+class AudioSocketServer:
+    def __init__(self, gateway: Gateway) -> None:
+        self.gw = gateway
+        self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task[None]] = set()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return self._server.sockets[0].getsockname()[1]
+
+    async def start(self, host: str, port: int) -> None:
+        self._server = await asyncio.start_server(self._serve, host, port)
+        log.info("audiosocket listening", extra={"host": host, "port": self.port})
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._connections):
+            task.cancel()
+        for task in list(self._connections):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2)
+            self._server = None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        try:
+            await self._call(reader, writer)
+        finally:
+            self._connections.discard(task)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _read_uuid(
+        self, reader: asyncio.StreamReader, parser: AudioSocketParser
+    ) -> tuple[str, list[Message]]:
+        while True:
+            data = await reader.read(4096)
+            if not data:
+                raise AudioSocketProtocolError("closed", "connection closed before the UUID")
+            messages = parser.feed(data)
+            if messages:
+                first, rest = messages[0], messages[1:]
+                if not isinstance(first, Uuid):
+                    raise AudioSocketProtocolError("no_uuid", f"first message was {first!r}")
+                return first.uuid, rest
+
+    async def _call(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        gw = self.gw
+        parser = AudioSocketParser()
+        try:
+            call_id, early = await asyncio.wait_for(self._read_uuid(reader, parser), UUID_TIMEOUT_S)
+        except (TimeoutError, AudioSocketProtocolError) as exc:
+            gw.metrics.errors.labels(code="audiosocket_protocol").inc()
+            log.warning("audiosocket connection rejected: %s", exc)
+            return
+
+        async def send_bytes(data: bytes) -> None:
+            writer.write(data)
+            await writer.drain()
+
+        leg = AudioSocketLeg(send_bytes, 8000, parser=parser)
+        pipeline = SpeechPipeline(
+            gw.core,
+            leg,
+            metrics=gw.metrics,
+            max_queued=gw.settings.max_queued_sentences,
+            log_extra={"call": call_id},
+        )
+        call = Call(call_id, "audiosocket", leg, pipeline)
+        gw.calls.register(call)
+        gw.refresh_gauges()
+        log.info("audiosocket call started", extra={"call": call_id})
+        reason = "hangup"
+        events: asyncio.Queue[Message] = asyncio.Queue()
+        for msg in early:
+            events.put_nowait(msg)
+
+        async def forward() -> None:
+            while True:
+                msg = await events.get()
+                if isinstance(msg, Dtmf):
+                    await call.emit({"type": "dtmf", "digit": msg.digit, "call": call_id})
+
+        forwarder = asyncio.create_task(forward())
+        leg.start()
+        try:
+            if not any(isinstance(m, Hangup) for m in early):
+                await leg.consume(reader.read, events.put_nowait)
+        except AudioSocketProtocolError as exc:
+            gw.metrics.errors.labels(code="audiosocket_protocol").inc()
+            log.warning("audiosocket protocol error: %s", exc, extra={"call": call_id})
+            reason = "protocol_error"
+        except (ConnectionError, OSError):
+            reason = "disconnected"
+        finally:
+            forwarder.cancel()
+            while not events.empty():  # DTMF that arrived with the hang-up still counts
+                msg = events.get_nowait()
+                if isinstance(msg, Dtmf):
+                    await call.emit({"type": "dtmf", "digit": msg.digit, "call": call_id})
+            await leg.stop()
+            await gw.calls.end(call, reason)
+            gw.refresh_gauges()

@@ -1,0 +1,386 @@
+"""One speaking pipeline: sentences in, paced frames out on a call leg.
+
+Two stages run concurrently so the listener never waits on the engine more
+than it must: the synthesis stage renders sentence N+1 (asking the shared core
+for a slot by the listener's playout deadline) while the send stage paces out
+sentence N. Between them sits a queue of at most one rendered sentence, so a
+fast engine cannot run minutes ahead of the listener. `clear()` tears both
+stages down at once: queued sentences are dropped, the sentence in synthesis
+is abandoned (its audio never leaves), the leg stops within a frame, and the
+text the listener actually heard is reconstructed from the playout position.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from telephony.legs import CallLeg
+from telephony.media import UtteranceEncoder
+from tts_core import (
+    EngineError,
+    EngineUnavailable,
+    InvalidRequest,
+    SpeechCore,
+    SynthesisRequest,
+    Timing,
+)
+
+from .metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class QueueFull(Exception):
+    """More sentences are waiting than the session may queue."""
+
+
+@dataclass
+class Sentence:
+    index: int
+    text: str
+    released_at: float
+
+
+@dataclass
+class Marker:
+    kind: str  # "flush", "mark" or "close"
+    name: str = ""
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
+class _Rendered:
+    sentence: Sentence
+    frames: asyncio.Queue[list[bytes] | BaseException | None] = field(default_factory=asyncio.Queue)
+    queue_ms: float = 0.0
+    synth_ms: float = 0.0
+    audio_ms: float = 0.0
+
+
+@dataclass
+class _Played:
+    text: str
+    start_ms: float
+    end_ms: float
+
+
+async def _no_events(_: dict[str, Any]) -> None:
+    return None
+
+
+class SpeechPipeline:
+    """Speaks sentences on one leg, in order, with barge-in."""
+
+    def __init__(
+        self,
+        core: SpeechCore,
+        leg: CallLeg,
+        *,
+        voice: str | None = None,
+        language: str | None = None,
+        speed: float = 1.0,
+        emit: Emit = _no_events,
+        metrics: Metrics | None = None,
+        max_queued: int = 32,
+        carrier_marks: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+        log_extra: dict[str, str] | None = None,
+    ) -> None:
+        self.core = core
+        self.leg = leg
+        self.voice = voice
+        self.language = language
+        self.speed = speed
+        self.emit = emit
+        self.metrics = metrics
+        self.max_queued = max_queued
+        self.carrier_marks = carrier_marks
+        self._clock = clock
+        self._log_extra = log_extra or {}
+        self._items: deque[Sentence | Marker] = deque()
+        self._wakeup = asyncio.Event()
+        self._ready: asyncio.Queue[_Rendered | Marker] = asyncio.Queue(maxsize=1)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._mark_waiters: dict[asyncio.Task[None], Marker] = {}
+        self._timeline: list[_Played] = []
+        self._current: tuple[str, float, _Rendered] | None = None
+        self._rendered_unsent_ms = 0.0
+        # Positions are in the leg's own audio timeline (a call leg may have spoken before).
+        self._sent_ms = leg.played_ms() + leg.buffered_ms()
+        self._playout_end = clock() + leg.buffered_ms() / 1000
+        self._next_index = 0
+        self.first_text_at: float | None = None
+        self.first_audio_at: float | None = None
+        self.underruns = 0
+        self.sentences_spoken = 0
+        self.closed = False
+        self._start_stages()
+
+    # -- input -----------------------------------------------------------
+
+    @property
+    def queued(self) -> int:
+        return sum(isinstance(i, Sentence) for i in self._items)
+
+    def add_sentences(
+        self, texts: list[str], released_at: float | None = None, *, force: bool = False
+    ) -> None:
+        if not texts:
+            return
+        if not force and self.queued + len(texts) > self.max_queued:
+            raise QueueFull(f"more than {self.max_queued} sentences waiting")
+        when = self._clock() if released_at is None else released_at
+        for text in texts:
+            self._items.append(Sentence(self._next_index, text, when))
+            self._next_index += 1
+        self._wakeup.set()
+
+    def add_marker(self, kind: str, name: str = "") -> Marker:
+        marker = Marker(kind, name)
+        self._items.append(marker)
+        self._wakeup.set()
+        return marker
+
+    @property
+    def idle(self) -> bool:
+        """Nothing queued, rendering or waiting to be sent."""
+        return not self._items and self._ready.empty() and not self._busy
+
+    # -- stages ----------------------------------------------------------
+
+    def _start_stages(self) -> None:
+        self._busy = False
+        self._ready = asyncio.Queue(maxsize=1)
+        self._tasks = [
+            asyncio.create_task(self._synth_stage(), name="voxgate-synth"),
+            asyncio.create_task(self._send_stage(), name="voxgate-send"),
+        ]
+
+    async def _next_item(self) -> Sentence | Marker:
+        while not self._items:
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        return self._items.popleft()
+
+    def buffered_s(self) -> float:
+        """Audio the listener has queued: on the leg plus rendered but unsent."""
+        on_leg = max(0.0, self._playout_end - self._clock())
+        return on_leg + self._rendered_unsent_ms / 1000.0
+
+    async def _synth_stage(self) -> None:
+        while True:
+            item = await self._next_item()
+            self._busy = True
+            if isinstance(item, Marker):
+                await self._ready.put(item)
+                self._busy = False
+                continue
+            rendered = _Rendered(item)
+            await self._ready.put(rendered)
+            await self._render(rendered)
+            self._busy = False
+
+    async def _render(self, rendered: _Rendered) -> None:
+        sentence = rendered.sentence
+        request = SynthesisRequest(sentence.text, self.voice, self.language, self.speed)
+        encoder = UtteranceEncoder(self.core.sample_rate, self.leg.fmt)
+        frame_ms = self.leg.fmt.frame_ms
+        timing = Timing()
+        try:
+            async for chunk in self.core.synthesize(
+                request, buffered_s=self.buffered_s(), timing=timing
+            ):
+                self._push(rendered, encoder.feed(chunk), frame_ms)
+            self._push(rendered, encoder.finish(), frame_ms)
+            rendered.queue_ms = timing.queue_s * 1000
+            rendered.synth_ms = timing.synth_s * 1000
+            if self.metrics:
+                self.metrics.observe_synthesis(rendered.synth_ms / 1000, rendered.audio_ms / 1000)
+            await rendered.frames.put(None)
+        except (EngineError, InvalidRequest) as exc:
+            await rendered.frames.put(exc)
+
+    def _push(self, rendered: _Rendered, frames: list[bytes], frame_ms: int) -> None:
+        if frames:
+            ms = len(frames) * frame_ms
+            rendered.audio_ms += ms
+            self._rendered_unsent_ms += ms
+            rendered.frames.put_nowait(frames)
+
+    async def _send_stage(self) -> None:
+        while True:
+            item = await self._ready.get()
+            if isinstance(item, Marker):
+                await self._pass_marker(item)
+            else:
+                await self._send_sentence(item)
+
+    async def _pass_marker(self, marker: Marker) -> None:
+        if marker.kind == "mark":
+            waiter = asyncio.create_task(self._echo_mark(marker, self._sent_ms))
+            self._mark_waiters[waiter] = marker
+            waiter.add_done_callback(lambda t: self._mark_waiters.pop(t, None))
+            return
+        if marker.kind == "flush":
+            await self.emit({"type": "flushed"})
+        marker.done.set()
+
+    async def _echo_mark(self, marker: Marker, position_ms: float) -> None:
+        if not await self.leg.wait_played(position_ms):
+            return  # cut by a clear (reported there as not played) or the call ended
+        await self.emit({"type": "mark", "name": marker.name, "played": True})
+        marker.done.set()
+
+    async def _send_sentence(self, rendered: _Rendered) -> None:
+        sentence = rendered.sentence
+        frame_ms = self.leg.fmt.frame_ms
+        start_ms = self._sent_ms
+        first_at: float | None = None
+        self._current = (sentence.text, start_ms, rendered)
+        while True:
+            batch = await rendered.frames.get()
+            if batch is None:
+                break
+            if isinstance(batch, BaseException):
+                self._current = None
+                self._rendered_unsent_ms -= rendered.audio_ms - (self._sent_ms - start_ms)
+                await self._sentence_failed(sentence, batch)
+                return
+            for frame in batch:
+                now = self._clock()
+                if first_at is None:
+                    first_at = now
+                    self._note_first_frame(sentence, now)
+                    await self.emit(
+                        {"type": "sentence", "index": sentence.index, "text": sentence.text}
+                    )
+                if not await self.leg.send_frame(frame):
+                    self._current = None
+                    return  # cut by a clear or the far end hung up: abandon the sentence
+                self._sent_ms += frame_ms
+                self._rendered_unsent_ms -= frame_ms
+                self._playout_end = max(self._playout_end, self._clock()) + frame_ms / 1000
+        self._current = None
+        self._timeline.append(_Played(sentence.text, start_ms, self._sent_ms))
+        self.sentences_spoken += 1
+        if self.carrier_marks and first_at is not None:
+            await self.leg.send_mark(f"voxgate-s{sentence.index}")
+        ttfa_ms = ((first_at or self._clock()) - sentence.released_at) * 1000
+        await self.emit(
+            {
+                "type": "sentence_end",
+                "index": sentence.index,
+                "audio_ms": round(rendered.audio_ms),
+                "queue_ms": round(rendered.queue_ms, 1),
+                "synth_ms": round(rendered.synth_ms, 1),
+                "ttfa_ms": round(ttfa_ms, 1),
+            }
+        )
+
+    def _note_first_frame(self, sentence: Sentence, now: float) -> None:
+        if self.first_audio_at is None:
+            self.first_audio_at = now
+            if self.metrics and self.first_text_at is not None:
+                self.metrics.ttfa.observe(now - self.first_text_at)
+        elif now > self._playout_end + self.leg.fmt.frame_ms / 1000 and (
+            sentence.released_at < self._playout_end
+        ):
+            # The listener ran dry although this sentence was already waiting.
+            self.underruns += 1
+            if self.metrics:
+                self.metrics.underruns.inc()
+        if self.metrics:
+            self.metrics.sentence_ttfa.observe(max(0.0, now - sentence.released_at))
+
+    async def _sentence_failed(self, sentence: Sentence, exc: BaseException) -> None:
+        code = getattr(exc, "code", "engine_error")
+        if isinstance(exc, EngineUnavailable):
+            code = "engine_unavailable"
+        if self.metrics:
+            self.metrics.errors.labels(code=code).inc()
+        log.warning("sentence %s failed: %s", sentence.index, exc, extra=self._log_extra)
+        event: dict[str, Any] = {
+            "type": "error",
+            "code": code,
+            "message": str(exc),
+            "index": sentence.index,
+        }
+        if isinstance(exc, InvalidRequest):
+            event["field"] = exc.field
+        await self.emit(event)
+
+    # -- control ---------------------------------------------------------
+
+    async def _stop_stages(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def clear(self) -> str:
+        """Barge-in: stop audio now and return the text the listener heard."""
+        await self._stop_stages()
+        dropped_markers = [i for i in self._items if isinstance(i, Marker)]
+        self._items.clear()
+        played_ms = await self.leg.clear()
+        heard = self._heard(played_ms)
+        self._timeline = []
+        self._current = None
+        self._sent_ms = played_ms
+        self._rendered_unsent_ms = 0.0
+        self._playout_end = self._clock()
+        for waiter, marker in list(self._mark_waiters.items()):
+            waiter.cancel()
+            dropped_markers.append(marker)
+        for marker in dropped_markers:
+            if marker.kind == "mark":
+                await self.emit({"type": "mark", "name": marker.name, "played": False})
+            marker.done.set()
+        if not self.closed:
+            self._start_stages()
+        return heard
+
+    def _heard(self, played_ms: float) -> str:
+        words: list[str] = []
+        timeline = list(self._timeline)
+        if self._current is not None:
+            text, start_ms, rendered = self._current
+            timeline.append(_Played(text, start_ms, start_ms + rendered.audio_ms))
+        for item in timeline:
+            if played_ms >= item.end_ms:
+                words.append(item.text)
+            elif played_ms > item.start_ms:
+                share = (played_ms - item.start_ms) / max(1.0, item.end_ms - item.start_ms)
+                parts = item.text.split()
+                words.extend(parts[: int(len(parts) * share)])
+        return " ".join(w for w in words if w).strip()
+
+    async def drain(self) -> None:
+        """Wait until everything queued so far has been sent and has played.
+
+        Pending client marks are echoed before this returns, so `done` is
+        always the last event of a session.
+        """
+        marker = self.add_marker("close")
+        await marker.done.wait()
+        await self.leg.wait_played()
+        if self._mark_waiters:
+            await asyncio.gather(*self._mark_waiters, return_exceptions=True)
+
+    async def aclose(self) -> None:
+        self.closed = True
+        await self._stop_stages()
+        for waiter in list(self._mark_waiters):
+            waiter.cancel()
+        self._items.clear()

@@ -1,0 +1,185 @@
+"""The `/v1/speak` wire protocol: settings, client messages, error codes.
+
+Pure parsing and validation, no I/O: everything a client can send is turned
+into a typed value here or rejected with a `ProtocolError` that names the
+offending field, so the session code never sees malformed input.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+FORMATS = ("binary", "json", "twilio", "audiosocket")
+ENCODINGS = ("mulaw", "alaw", "pcm16")
+RATES = (8000, 16000, 24000)
+
+
+class ProtocolError(Exception):
+    """A client message or setting the gateway cannot accept.
+
+    `fatal` errors end the session (close 1008) because nothing sensible can be
+    spoken without them (bad settings, unknown call); the others reject one
+    message and the session carries on.
+    """
+
+    def __init__(self, code: str, message: str, *, field: str | None = None, fatal: bool = False):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+        self.fatal = fatal
+
+    def event(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"type": "error", "code": self.code, "message": self.message}
+        if self.field:
+            body["field"] = self.field
+        return body
+
+
+@dataclass
+class SpeakSettings:
+    voice: str | None = None
+    language: str | None = None
+    speed: float = 1.0
+    encoding: str = "mulaw"
+    sample_rate: int = 8000
+    frame_ms: int = 20
+    format: str = "binary"
+    lead_ms: int = 200
+    stream_sid: str | None = None
+    call: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+SETTING_FIELDS = tuple(SpeakSettings.__dataclass_fields__)
+
+
+def _bad(field: str, message: str) -> ProtocolError:
+    return ProtocolError("invalid_setting", message, field=field, fatal=True)
+
+
+def _number(field: str, value: Any, kind: type) -> Any:
+    if isinstance(value, bool):
+        raise _bad(field, f"{field} must be a number")
+    if isinstance(value, str):
+        try:
+            value = float(value) if kind is float else int(value)
+        except ValueError as exc:
+            raise _bad(field, f"{field} must be a number, not {value!r}") from exc
+    if kind is int and isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int)):
+        raise _bad(field, f"{field} must be {'an integer' if kind is int else 'a number'}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _bad(field, f"{field} must be finite")
+    return kind(value)
+
+
+def _string(field: str, value: Any, limit: int = 128) -> str:
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise _bad(field, f"{field} must be a non-empty string of at most {limit} characters")
+    return value
+
+
+def parse_settings(
+    values: Mapping[str, Any], base: SpeakSettings | None = None, *, ignore: tuple[str, ...] = ()
+) -> SpeakSettings:
+    """Apply `values` over `base`, rejecting unknown fields and bad values."""
+    settings = SpeakSettings(**(base.as_dict() if base else {}))
+    for key, value in values.items():
+        if key in ignore:
+            continue
+        if key not in SETTING_FIELDS:
+            raise _bad(key, f"unknown setting {key!r}; known: {', '.join(SETTING_FIELDS)}")
+        if value is None:
+            continue
+        if key in ("voice", "language", "stream_sid", "call"):
+            setattr(settings, key, _string(key, value))
+        elif key == "speed":
+            settings.speed = _number(key, value, float)
+        elif key in ("sample_rate", "frame_ms", "lead_ms"):
+            setattr(settings, key, _number(key, value, int))
+        elif key in ("encoding", "format"):
+            setattr(settings, key, _string(key, value).lower())
+    return check_settings(settings)
+
+
+def check_settings(s: SpeakSettings) -> SpeakSettings:
+    if s.format not in FORMATS:
+        raise _bad("format", f"format must be one of {', '.join(FORMATS)}")
+    if s.encoding not in ENCODINGS:
+        raise _bad("encoding", f"encoding must be one of {', '.join(ENCODINGS)}")
+    if s.sample_rate not in RATES:
+        raise _bad("sample_rate", "sample_rate must be 8000, 16000 or 24000")
+    if s.encoding in ("mulaw", "alaw") and s.sample_rate != 8000:
+        raise _bad("sample_rate", f"{s.encoding} is defined at 8000 Hz only")
+    if not (10 <= s.frame_ms <= 100 and s.frame_ms % 10 == 0):
+        raise _bad("frame_ms", "frame_ms must be a multiple of 10 between 10 and 100")
+    if not 0.5 <= s.speed <= 2.0:
+        raise _bad("speed", "speed must be between 0.5 and 2.0")
+    if not 0 <= s.lead_ms <= 60_000:
+        raise _bad("lead_ms", "lead_ms must be between 0 and 60000")
+    if s.format == "twilio":
+        if s.encoding != "mulaw" or s.sample_rate != 8000:
+            raise _bad("encoding", "format twilio carries mulaw at 8000 Hz")
+        if not s.stream_sid and not s.call:
+            raise _bad("stream_sid", "format twilio needs the stream_sid to address")
+    if s.format == "audiosocket" and (s.encoding != "pcm16" or s.sample_rate not in (8000, 16000)):
+        raise _bad("encoding", "format audiosocket carries pcm16 at 8000 or 16000 Hz")
+    return s
+
+
+# -- client messages ---------------------------------------------------------
+
+ClientType = Literal["start", "text", "flush", "clear", "mark", "close"]
+CLIENT_TYPES: tuple[str, ...] = ("start", "text", "flush", "clear", "mark", "close")
+
+
+@dataclass(frozen=True)
+class ClientMessage:
+    type: str
+    text: str = ""
+    name: str = ""
+    settings: Mapping[str, Any] | None = None
+
+
+def parse_client_message(raw: str | bytes, *, max_bytes: int) -> ClientMessage:
+    """Decode one WebSocket message from the application."""
+    if isinstance(raw, bytes):
+        raise ProtocolError("binary_not_allowed", "send JSON text messages, not binary frames")
+    if len(raw) > max_bytes:
+        raise ProtocolError(
+            "message_too_large", f"message of {len(raw)} characters exceeds {max_bytes}"
+        )
+    try:
+        msg = json.loads(raw)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ProtocolError("malformed_json", f"not valid JSON: {exc}") from exc
+    if not isinstance(msg, dict):
+        raise ProtocolError("malformed_message", "a message must be a JSON object")
+    kind = msg.get("type")
+    if not isinstance(kind, str):
+        raise ProtocolError("malformed_message", "a message needs a string 'type'", field="type")
+    if kind not in CLIENT_TYPES:
+        raise ProtocolError(
+            "unknown_type", f"unknown type {kind!r}; use {', '.join(CLIENT_TYPES)}", field="type"
+        )
+    if kind == "text":
+        text = msg.get("text")
+        if not isinstance(text, str):
+            raise ProtocolError("invalid_field", "text must be a string", field="text")
+        return ClientMessage("text", text=text)
+    if kind == "mark":
+        name = msg.get("name")
+        if not isinstance(name, str) or not name or len(name) > 256:
+            raise ProtocolError("invalid_field", "mark needs a name (1-256 chars)", field="name")
+        return ClientMessage("mark", name=name)
+    if kind == "start":
+        return ClientMessage("start", settings={k: v for k, v in msg.items() if k != "type"})
+    return ClientMessage(kind)

@@ -1,0 +1,78 @@
+"""A real uvicorn server on a free loopback port, in a background thread, for end-to-end tests."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import uvicorn
+
+from gateway.app import create_app
+from gateway.config import Settings
+from tts_core import AudioCache, SpeechCore
+from tts_core.engine import Engine
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Running:
+    http: str
+    ws: str
+    audiosocket_port: int
+    app: object
+
+    @property
+    def gateway(self):
+        return self.app.state.gateway
+
+
+@contextmanager
+def serve(settings: Settings, engine: Engine | None = None, **core_kw) -> Iterator[Running]:
+    settings.host = "127.0.0.1"
+    settings.port = 0
+    if settings.audiosocket_port:
+        settings.audiosocket_port = free_port()
+    core = None
+    if engine is not None:
+        core = SpeechCore(
+            engine,
+            idle_unload_s=core_kw.pop("idle_unload_s", 0),
+            cache=AudioCache(core_kw.pop("cache_entries", 0)),
+            **core_kw,
+        )
+    app = create_app(settings, core)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", ws_max_size=4 * 65536, lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("server did not start")
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    gw = app.state.gateway
+    as_port = gw.audiosocket.port if gw.audiosocket else 0
+    try:
+        yield Running(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", as_port, app)
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        if core is not None:
+            asyncio.run(_quiet_close(core))
+
+
+async def _quiet_close(core: SpeechCore) -> None:
+    core._executor.shutdown(wait=True)

@@ -1,0 +1,205 @@
+"""End to end over a real uvicorn server and the `websockets` client: /v1/speak."""
+
+from __future__ import annotations
+
+import base64
+import json
+import struct
+
+import numpy as np
+import pytest
+import websockets
+
+from gateway.config import Settings
+from telephony.media import MediaFormat, UtteranceEncoder
+from tts_core import SynthesisRequest
+
+from .client import collect, decode, pieces, speak, url
+from .server import serve
+
+TEXT = (
+    "Dr. Smith called at 3 p.m. to confirm. The balance is $3.50 for the U.S.A. office. "
+    "Thank you for calling!"
+)
+SENTENCES = [
+    "Dr. Smith called at 3 p.m. to confirm.",
+    "The balance is $3.50 for the U.S.A. office.",
+    "Thank you for calling!",
+]
+
+
+@pytest.fixture(scope="module")
+def server(piper_engine):
+    with serve(Settings(audiosocket_port=0), piper_engine, cache_entries=64) as running:
+        yield running
+
+
+def expected_frames(server, text: str, fmt: MediaFormat) -> list[bytes]:
+    """Frames the gateway must have sent for `text`, from the exact PCM it synthesized."""
+    core = server.gateway.core
+    pcm = core.cache.get(core.cache_key(SynthesisRequest(text, "en_US-joe-medium", "en-us")))
+    assert pcm is not None, f"{text!r} was not synthesized"
+    encoder = UtteranceEncoder(core.sample_rate, fmt)
+    return encoder.feed(pcm) + encoder.finish()
+
+
+async def test_token_stream_becomes_sentences_and_exact_mulaw_frames(server) -> None:
+    got = await speak(server.ws, pieces(TEXT, 3))
+    assert [e["text"] for e in got.of("sentence")] == SENTENCES
+    ends = got.of("sentence_end")
+    assert [e["index"] for e in ends] == [0, 1, 2]
+    assert all(len(f) == 160 for f in got.frames)
+    # Every frame the engine's audio produced arrived, in order, byte for byte.
+    fmt = MediaFormat("mulaw", 8000, 20)
+    expected = [f for s in SENTENCES for f in expected_frames(server, s, fmt)]
+    assert got.frames == expected
+    assert sum(e["audio_ms"] for e in ends) == 20 * len(got.frames)
+    for e in ends:
+        assert e["synth_ms"] >= 0 and e["queue_ms"] >= 0 and e["ttfa_ms"] >= 0
+    # Decoded, it is speech of a plausible length: ~15 words/5 s at 110-250 wpm.
+    pcm = decode(got.frames, "mulaw")
+    seconds = len(pcm) / 8000
+    words = len(TEXT.split())
+    assert words / 250 * 60 < seconds < words / 110 * 60 + 1.5
+    rms = np.sqrt(np.mean((pcm / 32768.0) ** 2))
+    assert 20 * np.log10(rms) > -30
+    assert got.of("done") and got.close_code in (None, 1000)
+
+
+@pytest.mark.parametrize(
+    ("settings", "frame_len"),
+    [
+        ({"encoding": "alaw"}, 160),
+        ({"encoding": "pcm16", "sample_rate": 16000}, 640),
+        ({"encoding": "pcm16", "sample_rate": 24000, "frame_ms": 40}, 1920),
+        ({"encoding": "mulaw", "frame_ms": 30}, 240),
+    ],
+)
+async def test_binary_frame_sizes_per_encoding(server, settings, frame_len) -> None:
+    got = await speak(server.ws, pieces("Your call is important to us.", 5), **settings)
+    assert got.frames and all(len(f) == frame_len for f in got.frames)
+    fmt = MediaFormat(
+        settings["encoding"], settings.get("sample_rate", 8000), settings.get("frame_ms", 20)
+    )
+    assert got.frames == expected_frames(server, "Your call is important to us.", fmt)
+
+
+async def test_json_format_carries_sequenced_base64_frames(server) -> None:
+    got = await speak(server.ws, ["Press one for billing."], format="json", encoding="alaw")
+    audio = [json.loads(t) for t in got.texts]
+    assert [a["seq"] for a in audio] == list(range(len(audio)))
+    frames = [base64.b64decode(a["payload"]) for a in audio]
+    assert frames == expected_frames(server, "Press one for billing.", MediaFormat("alaw"))
+
+
+async def test_twilio_format_is_ready_to_forward(server) -> None:
+    got = await speak(
+        server.ws,
+        pieces("Please hold. Transferring you now.", 6),
+        format="twilio",
+        stream_sid="MZ0123456789abcdef",
+    )
+    messages = [json.loads(t) for t in got.texts]
+    media = [m for m in messages if m["event"] == "media"]
+    marks = [m for m in messages if m["event"] == "mark"]
+    assert {m["streamSid"] for m in messages} == {"MZ0123456789abcdef"}
+    assert all(set(m) == {"event", "streamSid", "media"} for m in media)
+    payloads = [base64.b64decode(m["media"]["payload"]) for m in media]
+    expected = expected_frames(server, "Please hold.", MediaFormat()) + expected_frames(
+        server, "Transferring you now.", MediaFormat()
+    )
+    assert payloads == expected
+    # One mark per sentence, placed right after that sentence's last frame.
+    assert len(marks) == 2
+    first_mark = messages.index(marks[0])
+    assert sum(m["event"] == "media" for m in messages[:first_mark]) == len(
+        expected_frames(server, "Please hold.", MediaFormat())
+    )
+
+
+@pytest.mark.parametrize(("rate", "kind"), [(8000, 0x10), (16000, 0x12)])
+async def test_audiosocket_format_messages(server, rate, kind) -> None:
+    got = await speak(
+        server.ws, ["Goodbye."], format="audiosocket", encoding="pcm16", sample_rate=rate
+    )
+    size = rate // 50 * 2
+    for msg in got.frames:
+        assert msg[0] == kind and struct.unpack(">H", msg[1:3])[0] == size and len(msg) == size + 3
+    assert [m[3:] for m in got.frames] == expected_frames(
+        server, "Goodbye.", MediaFormat("pcm16", rate)
+    )
+
+
+async def test_start_message_settings_and_ready_event(server) -> None:
+    async with websockets.connect(url(server.ws)) as ws:
+        first = json.loads(await ws.recv())  # on connect: the query string's (default) settings
+        assert first["type"] == "ready" and first["settings"]["encoding"] == "mulaw"
+        await ws.send(
+            json.dumps({"type": "start", "encoding": "pcm16", "sample_rate": 16000, "frame_ms": 20})
+        )
+        ready = json.loads(await ws.recv())
+        assert ready["type"] == "ready"
+        assert ready["settings"]["encoding"] == "pcm16" and ready["frame_bytes"] == 640
+        assert ready["settings"]["voice"] == "en_US-joe-medium"
+        assert ready["limits"]["max_message_bytes"] > 0
+        await ws.send(json.dumps({"type": "start"}))
+        err = json.loads(await ws.recv())
+        assert err["type"] == "error" and err["code"] == "already_started"
+        await ws.send(json.dumps({"type": "text", "text": "Hi there."}))
+        await ws.send(json.dumps({"type": "close"}))
+        got = await collect(ws)
+        assert got.frames and all(len(f) == 640 for f in got.frames)
+
+
+async def test_unterminated_text_is_spoken_after_bounded_wait(server) -> None:
+    async with websockets.connect(url(server.ws, format="binary")) as ws:
+        await ws.recv()
+        await ws.send(json.dumps({"type": "text", "text": "no full stop here"}))
+        got = await collect(ws, until="sentence_end", limit_s=10)
+        assert got.of("sentence")[0]["text"] == "no full stop here"
+        assert got.frames
+
+
+async def test_flush_answers_after_last_frame_and_mark_after_playout(server) -> None:
+    async with websockets.connect(url(server.ws, lead_ms=100)) as ws:
+        await ws.recv()
+        await ws.send(json.dumps({"type": "text", "text": "One more thing"}))
+        await ws.send(json.dumps({"type": "flush"}))
+        await ws.send(json.dumps({"type": "mark", "name": "m1"}))
+        await ws.send(json.dumps({"type": "close"}))
+        got = await collect(ws)
+        kinds = [e["type"] for e in got.events]
+        assert kinds.index("flushed") > kinds.index("sentence_end")
+        assert got.of("mark") == [{"type": "mark", "name": "m1", "played": True}]
+        # The mark waits for playout: it arrives about one utterance after the first frame.
+        audio_s = len(got.frames) * 0.02
+        assert audio_s > 0.5
+        assert kinds[-1] == "done"
+
+
+async def test_clear_stops_audio_and_reports_heard_text(server) -> None:
+    long_text = (
+        "This is the first sentence of a long answer that keeps going for a while. "
+        "This second sentence should never be heard by anyone at all. "
+        "Nor should this third one."
+    )
+    async with websockets.connect(url(server.ws, lead_ms=0)) as ws:
+        await ws.recv()
+        await ws.send(json.dumps({"type": "text", "text": long_text}))
+        frames = 0
+        while frames < 60:  # 1.2 s of the first sentence
+            if isinstance(await ws.recv(), bytes):
+                frames += 1
+        await ws.send(json.dumps({"type": "clear"}))
+        after = await collect(ws, until="cleared", limit_s=5)
+        cleared = after.of("cleared")[0]
+        heard = cleared["heard"].split()
+        first_words = long_text.split()
+        assert 0 < len(heard) < 14 and heard == first_words[: len(heard)]
+        assert len(after.frames) <= 1  # at most the frame already on its way
+        # Nothing of the old answer follows; a new one plays normally.
+        await ws.send(json.dumps({"type": "text", "text": "Sure, go ahead."}))
+        await ws.send(json.dumps({"type": "close"}))
+        rest = await collect(ws)
+        assert [e["text"] for e in rest.of("sentence")] == ["Sure, go ahead."]
+        assert rest.frames == expected_frames(server, "Sure, go ahead.", MediaFormat())
