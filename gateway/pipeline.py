@@ -139,6 +139,9 @@ class SpeechPipeline:
         if not force and self.queued + len(texts) > self.max_queued:
             raise QueueFull(f"more than {self.max_queued} sentences waiting")
         when = self._clock() if released_at is None else released_at
+        if self.idle and self.leg.buffered_ms() <= 0:
+            # A new turn: `heard` on a later clear covers this response, not earlier ones.
+            self._timeline = []
         for text in texts:
             self._items.append(Sentence(self._next_index, text, when))
             self._next_index += 1

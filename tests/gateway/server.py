@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import threading
 import time
@@ -71,8 +70,5 @@ def serve(settings: Settings, engine: Engine | None = None, **core_kw) -> Iterat
         server.should_exit = True
         thread.join(15)
         if core is not None:
-            asyncio.run(_quiet_close(core))
-
-
-async def _quiet_close(core: SpeechCore) -> None:
-    core._executor.shutdown(wait=True)
+            # The engine belongs to the test session; only the core's thread is ours.
+            core._executor.shutdown(wait=True)

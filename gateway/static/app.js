@@ -1,0 +1,583 @@
+// voxgate demo page: drives one /v1/speak WebSocket and plays what comes back.
+//
+// The socket is kept open between requests (same voice, language and quality)
+// so later requests skip the connection set-up, as a real application would.
+// Audio frames go straight to the AudioWorklet in worklet.js; this file only
+// keeps the figures, the sentence list and the waveform up to date. Every live
+// figure is also published on `window.voxgateStats` for automated tests.
+
+const QUALITIES = {
+  telephone: { encoding: "mulaw", rate: 8000, label: "µ-law · 8 kHz" },
+  wide16: { encoding: "pcm16", rate: 16000, label: "PCM16 · 16 kHz" },
+  wide24: { encoding: "pcm16", rate: 24000, label: "PCM16 · 24 kHz" },
+};
+const LEAD_MS = 200; // how far ahead of real time the gateway may send
+const PREBUFFER_MS = 60; // the worklet's jitter buffer before playback starts
+const TOKENS_PER_SECOND = 30; // "Stream like an LLM"
+const WAVE_SECONDS = 4;
+const KEY_STORAGE = "voxgate.apiKey";
+const QUALITY_STORAGE = "voxgate.quality";
+const WORKLET_URL = new URL("./worklet.js", import.meta.url);
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  text: $("text"),
+  voice: $("voice"),
+  language: $("language"),
+  speak: $("speak"),
+  stream: $("stream"),
+  stop: $("stop"),
+  status: $("status"),
+  error: $("error"),
+  ttfa: $("ttfa"),
+  frames: $("frames"),
+  buffered: $("buffered"),
+  underruns: $("underruns"),
+  wave: $("wave"),
+  sentences: $("sentences"),
+  empty: $("empty"),
+  heard: $("heard"),
+  format: $("format"),
+  session: $("session"),
+  key: $("api-key"),
+  keyForm: $("key-form"),
+  settings: $("settings"),
+};
+
+const stats = {
+  framesReceived: 0, // over the page's life
+  framesDecoded: 0, // reported by the worklet, over the page's life
+  framesDiscarded: 0, // frames that arrived after Stop, before `cleared`
+  requestFrames: 0,
+  samplesPlayed: 0,
+  bufferedMs: 0,
+  underruns: 0,
+  ttfaMs: null,
+  requests: 0,
+  charsSent: 0,
+  sentences: [],
+  cleared: 0,
+  heard: null,
+  errors: [],
+  state: "idle",
+};
+window.voxgateStats = stats;
+
+let voiceInfo = []; // from /v1/voices
+let conn = null; // { ws, url, ready: Promise, settings }
+let player = null; // { ctx, node, rate, decodedBase }
+let decodedBefore = 0; // frames decoded by players that were replaced
+let request = null; // the request being spoken
+let epoch = 0; // bumps on every request and Stop; stale worklet reports are ignored
+let discarding = false; // frames before `cleared` belong to a stopped request
+let streamTimer = null;
+const peaks = [];
+
+// -- small helpers -----------------------------------------------------------
+
+function apiKey() {
+  return localStorage.getItem(KEY_STORAGE) || "";
+}
+
+function quality() {
+  const checked = document.querySelector('input[name="quality"]:checked');
+  return QUALITIES[checked ? checked.value : "telephone"];
+}
+
+function showError(message) {
+  ui.error.textContent = message || "";
+  ui.error.hidden = !message;
+}
+
+function setState(state) {
+  stats.state = state;
+  ui.status.textContent = state;
+  ui.status.dataset.state = state;
+  ui.stop.disabled = !(state === "speaking" || state === "streaming");
+}
+
+function formatMs(ms) {
+  return ms >= 10000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`;
+}
+
+// -- voices ------------------------------------------------------------------
+
+async function loadVoices() {
+  const key = apiKey();
+  let response;
+  try {
+    response = await fetch("v1/voices", {
+      headers: key ? { Authorization: `Bearer ${key}` } : {},
+    });
+  } catch (err) {
+    showError(`Cannot reach the gateway: ${err.message}`);
+    return;
+  }
+  if (response.status === 401) {
+    voiceInfo = [];
+    fillVoices(null);
+    ui.settings.open = true;
+    showError(
+      key
+        ? "The gateway refused this API key. Check it under Gateway access."
+        : "This gateway needs an API key. Enter it under Gateway access.",
+    );
+    return;
+  }
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    showError(`Cannot list voices: ${body.message || `HTTP ${response.status}`}`);
+    return;
+  }
+  voiceInfo = body.voices || [];
+  fillVoices(body.default);
+  showError(null);
+}
+
+function fillVoices(preferred) {
+  ui.voice.replaceChildren();
+  for (const voice of voiceInfo) {
+    const option = new Option(voice.description || voice.name, voice.name);
+    option.title = voice.name;
+    ui.voice.append(option);
+  }
+  if (!voiceInfo.length) ui.voice.append(new Option("unavailable", ""));
+  if (preferred) ui.voice.value = preferred;
+  fillLanguages();
+}
+
+function fillLanguages() {
+  const voice = voiceInfo.find((v) => v.name === ui.voice.value);
+  ui.language.replaceChildren();
+  for (const language of voice ? voice.languages : []) {
+    ui.language.append(new Option(language, language));
+  }
+  if (voice && voice.default_language) ui.language.value = voice.default_language;
+}
+
+// -- audio -------------------------------------------------------------------
+
+async function ensurePlayer(q) {
+  if (player && player.rate === q.rate) {
+    player.node.port.postMessage({
+      type: "config", encoding: q.encoding, rate: q.rate, prebufferMs: PREBUFFER_MS,
+    });
+  } else {
+    if (player) {
+      decodedBefore += player.decoded;
+      player.ctx.close();
+    }
+    let ctx;
+    try {
+      // Playing at the stream's own rate lets the browser do the resampling.
+      ctx = new AudioContext({ sampleRate: q.rate, latencyHint: "interactive" });
+    } catch {
+      ctx = new AudioContext({ latencyHint: "interactive" }); // the worklet resamples
+    }
+    await ctx.audioWorklet.addModule(WORKLET_URL);
+    const node = new AudioWorkletNode(ctx, "voxgate-player", {
+      numberOfInputs: 0,
+      numberOfOutputs: 1,
+      outputChannelCount: [1],
+      processorOptions: { encoding: q.encoding, rate: q.rate, prebufferMs: PREBUFFER_MS },
+    });
+    node.connect(ctx.destination);
+    player = { ctx, node, rate: q.rate, decoded: 0 };
+    node.port.onmessage = (event) => onWorkletMessage(player, event.data);
+  }
+  if (player.ctx.state !== "running") await player.ctx.resume();
+  return player;
+}
+
+function onWorkletMessage(owner, msg) {
+  if (msg.type !== "stats" || owner !== player) return;
+  owner.decoded = msg.decoded;
+  stats.framesDecoded = decodedBefore + msg.decoded;
+  stats.underruns = msg.underruns;
+  for (const peak of msg.peaks) peaks.push(peak);
+  if (peaks.length > WAVE_SECONDS * 100) peaks.splice(0, peaks.length - WAVE_SECONDS * 100);
+  drawWave();
+  if (msg.epoch !== epoch) return;
+  stats.samplesPlayed = msg.played;
+  stats.bufferedMs = (msg.buffered / msg.rate) * 1000;
+  ui.buffered.textContent = Math.round(stats.bufferedMs);
+  ui.underruns.textContent = msg.underruns;
+  highlight(msg.played);
+  if (msg.drained && request && request.flushed && !streamTimer) finishRequest();
+}
+
+// -- the socket --------------------------------------------------------------
+
+function speakUrl() {
+  const q = quality();
+  const params = new URLSearchParams({
+    encoding: q.encoding,
+    sample_rate: String(q.rate),
+    format: "binary",
+    lead_ms: String(LEAD_MS),
+  });
+  if (ui.voice.value) params.set("voice", ui.voice.value);
+  if (ui.language.value) params.set("language", ui.language.value);
+  const key = apiKey();
+  if (key) params.set("token", key);
+  const url = new URL("v1/speak", location.href);
+  url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+  url.search = params.toString();
+  return url.toString();
+}
+
+function connect() {
+  const url = speakUrl();
+  if (conn && conn.url === url && conn.ws.readyState <= WebSocket.OPEN) return conn.ready;
+  if (conn) {
+    const old = conn;
+    conn = null;
+    old.ws.close(1000);
+  }
+  setState("connecting");
+  const ws = new WebSocket(url);
+  ws.binaryType = "arraybuffer";
+  const current = { ws, url, settings: null, lastError: null };
+  conn = current;
+  current.ready = new Promise((resolve, reject) => {
+    current.resolve = resolve;
+    current.reject = reject;
+  });
+  ws.onmessage = (event) => onSocketMessage(current, event.data);
+  ws.onclose = (event) => onSocketClose(current, event);
+  return current.ready;
+}
+
+function send(message) {
+  conn.ws.send(JSON.stringify(message));
+}
+
+function onSocketMessage(owner, data) {
+  if (owner !== conn) return;
+  if (data instanceof ArrayBuffer) {
+    onFrame(data);
+    return;
+  }
+  const event = JSON.parse(data);
+  switch (event.type) {
+    case "ready":
+      owner.settings = event.settings;
+      ui.session.textContent = `session ${event.session} · ${event.engine} · ${event.settings.voice}`;
+      owner.resolve(event);
+      break;
+    case "sentence":
+      if (!discarding && request) addSentence(event);
+      break;
+    case "sentence_end":
+      if (!discarding && request) endSentence(event);
+      break;
+    case "flushed":
+      if (!discarding && request) {
+        request.flushed = true;
+        player.node.port.postMessage({ type: "end" });
+      }
+      break;
+    case "cleared":
+      onCleared(event);
+      break;
+    case "error":
+      onServerError(owner, event);
+      break;
+    default:
+      break; // mark, done
+  }
+}
+
+function onFrame(data) {
+  if (discarding || !request) {
+    stats.framesDiscarded++;
+    return;
+  }
+  if (stats.ttfaMs === null) {
+    stats.ttfaMs = performance.now() - request.firstTextAt;
+    ui.ttfa.textContent = Math.round(stats.ttfaMs);
+  }
+  stats.framesReceived++;
+  stats.requestFrames++;
+  request.samples += request.encoding === "pcm16" ? data.byteLength / 2 : data.byteLength;
+  ui.frames.textContent = stats.requestFrames;
+  player.node.port.postMessage({ type: "frame", data }, [data]);
+}
+
+function onServerError(owner, event) {
+  owner.lastError = event;
+  // An idle socket the server retires is not news: the next request reconnects.
+  if (event.code === "idle_timeout" && !request) return;
+  stats.errors.push(event.code);
+  showError(`${event.code}: ${event.message}`);
+  if (event.index !== undefined) {
+    const item = ui.sentences.querySelector(`[data-index="${event.index}"]`);
+    if (item) item.classList.add("failed");
+  }
+}
+
+function onSocketClose(owner, event) {
+  if (owner !== conn) return;
+  conn = null;
+  ui.session.textContent = "not connected";
+  const err = owner.lastError;
+  if (!owner.settings) {
+    const why = err
+      ? `${err.code}: ${err.message}`
+      : "the gateway refused the connection" +
+        (apiKey() ? " (is the API key right?)" : " (does it need an API key?)");
+    stats.errors.push(err ? err.code : "connect_failed");
+    showError(`Could not start speaking: ${why}`);
+    owner.reject(new Error(why));
+  } else if (request && event.code !== 1000) {
+    stats.errors.push("connection_lost");
+    showError(`The connection closed while speaking (code ${event.code}).`);
+  }
+  if (request) abandonRequest();
+  else setState("idle");
+}
+
+// -- requests ----------------------------------------------------------------
+
+async function startRequest(streaming) {
+  const text = ui.text.value;
+  if (!text.trim()) {
+    showError("Type something to speak first.");
+    return;
+  }
+  showError(null);
+  stopStream();
+  try {
+    await ensurePlayer(quality());
+    await connect();
+  } catch {
+    return; // the reason is on screen already
+  }
+  if (request) {
+    // Speaking over ourselves: barge in on the old request first.
+    send({ type: "clear" });
+    discarding = true;
+  }
+  epoch++;
+  player.node.port.postMessage({ type: "reset", epoch });
+  request = {
+    encoding: conn.settings.encoding,
+    firstTextAt: null,
+    samples: 0,
+    flushed: false,
+    sentences: [],
+    stopped: false,
+  };
+  stats.requests++;
+  stats.ttfaMs = null;
+  stats.requestFrames = 0;
+  stats.samplesPlayed = 0;
+  stats.sentences = [];
+  ui.ttfa.textContent = "…";
+  ui.frames.textContent = "0";
+  ui.heard.hidden = true;
+  ui.sentences.replaceChildren();
+  ui.empty.hidden = true;
+  ui.format.textContent = quality().label;
+  if (streaming) streamText(text);
+  else {
+    sendText(text);
+    send({ type: "flush" });
+    setState("speaking");
+  }
+}
+
+function sendText(text) {
+  if (request.firstTextAt === null) request.firstTextAt = performance.now();
+  stats.charsSent += text.length;
+  send({ type: "text", text });
+}
+
+function tokens(text) {
+  // Roughly how an LLM streams: word pieces of up to ~4 characters, spaces kept.
+  const out = [];
+  for (const word of text.match(/\s*\S+|\s+$/g) || []) {
+    if (word.length <= 6) out.push(word);
+    else for (let i = 0; i < word.length; i += 4) out.push(word.slice(i, i + 4));
+  }
+  return out;
+}
+
+function streamText(text) {
+  const pieces = tokens(text);
+  const started = performance.now();
+  let sent = 0;
+  setState("streaming");
+  const tick = () => {
+    // Catch up on the schedule so timer jitter does not slow the token rate.
+    const elapsed = (performance.now() - started) / 1000;
+    const due = Math.min(pieces.length, Math.floor(elapsed * TOKENS_PER_SECOND) + 1);
+    while (sent < due) sendText(pieces[sent++]);
+    if (sent < pieces.length) {
+      streamTimer = setTimeout(tick, 1000 / TOKENS_PER_SECOND);
+    } else {
+      streamTimer = null;
+      send({ type: "flush" });
+      setState("speaking");
+    }
+  };
+  tick();
+}
+
+function stopStream() {
+  if (streamTimer) clearTimeout(streamTimer);
+  streamTimer = null;
+}
+
+function stop() {
+  if (!request || !conn) return;
+  stopStream();
+  send({ type: "clear" });
+  discarding = true;
+  request.stopped = true;
+  epoch++;
+  player.node.port.postMessage({ type: "reset", epoch });
+  stats.bufferedMs = 0;
+  ui.buffered.textContent = "0";
+  setState("stopping");
+}
+
+function onCleared(event) {
+  discarding = false;
+  stats.cleared++;
+  if (!request || !request.stopped) return; // a restart's clear: nothing to report
+  stats.heard = event.heard;
+  ui.heard.hidden = false;
+  ui.heard.replaceChildren();
+  const label = document.createElement("strong");
+  label.textContent = "Stopped. The listener heard: ";
+  const said = document.createElement("span");
+  said.textContent = event.heard ? `“${event.heard}”` : "nothing yet";
+  ui.heard.append(label, said);
+  for (const item of ui.sentences.children) {
+    if (item.classList.contains("done")) continue;
+    item.classList.remove("playing");
+    item.classList.add("cut");
+  }
+  request = null;
+  setState("stopped");
+}
+
+function finishRequest() {
+  for (const item of ui.sentences.children) {
+    item.classList.remove("playing");
+    item.classList.add("done");
+  }
+  request = null;
+  setState("idle");
+}
+
+function abandonRequest() {
+  stopStream();
+  request = null;
+  discarding = false;
+  setState("idle");
+}
+
+// -- sentences ---------------------------------------------------------------
+
+function addSentence(event) {
+  const item = document.createElement("li");
+  item.dataset.index = event.index;
+  const text = document.createElement("span");
+  text.className = "sentence-text";
+  text.textContent = event.text;
+  const meta = document.createElement("span");
+  meta.className = "sentence-meta";
+  item.append(text, meta);
+  ui.sentences.append(item);
+  // The sentence starts after every sample already received for this request.
+  request.sentences.push({ index: event.index, start: request.samples, item });
+  stats.sentences.push(event.text);
+}
+
+function endSentence(event) {
+  const item = ui.sentences.querySelector(`[data-index="${event.index}"]`);
+  if (!item) return;
+  item.querySelector(".sentence-meta").textContent =
+    `${formatMs(event.audio_ms)} audio · synthesis ${formatMs(event.synth_ms)} · first audio ${formatMs(event.ttfa_ms)}`;
+}
+
+function highlight(played) {
+  if (!request) return;
+  const list = request.sentences;
+  for (let i = 0; i < list.length; i++) {
+    const end = i + 1 < list.length ? list[i + 1].start : Infinity;
+    const playing = played >= list[i].start && played < end;
+    const done = played >= end;
+    list[i].item.classList.toggle("playing", playing && played > 0);
+    list[i].item.classList.toggle("done", done);
+  }
+}
+
+// -- waveform ----------------------------------------------------------------
+
+function drawWave() {
+  const canvas = ui.wave;
+  const ratio = window.devicePixelRatio || 1;
+  const width = Math.round(canvas.clientWidth * ratio);
+  const height = Math.round(canvas.clientHeight * ratio);
+  if (canvas.width !== width || canvas.height !== height) {
+    canvas.width = width;
+    canvas.height = height;
+  }
+  const g = canvas.getContext("2d");
+  const style = getComputedStyle(canvas);
+  g.clearRect(0, 0, width, height);
+  g.fillStyle = style.getPropertyValue("--wave-axis");
+  g.fillRect(0, Math.floor(height / 2), width, Math.max(1, ratio));
+  const columns = WAVE_SECONDS * 100;
+  const step = width / columns;
+  g.fillStyle = style.getPropertyValue("--wave");
+  const offset = columns - peaks.length;
+  for (let i = 0; i < peaks.length; i++) {
+    const level = Math.min(1, Math.sqrt(peaks[i]) * 0.95); // sqrt: quiet speech stays visible
+    const bar = Math.max(ratio, level * (height - 4 * ratio));
+    g.fillRect((offset + i) * step, (height - bar) / 2, Math.max(1, step - ratio * 0.5), bar);
+  }
+}
+
+// -- wiring ------------------------------------------------------------------
+
+function saveKey(event) {
+  event.preventDefault();
+  const key = ui.key.value.trim();
+  if (key) localStorage.setItem(KEY_STORAGE, key);
+  else localStorage.removeItem(KEY_STORAGE);
+  if (conn) {
+    const old = conn;
+    conn = null;
+    old.ws.close(1000);
+  }
+  loadVoices();
+}
+
+function init() {
+  ui.key.value = apiKey();
+  const savedQuality = localStorage.getItem(QUALITY_STORAGE);
+  const radio = savedQuality && document.querySelector(`input[name="quality"][value="${savedQuality}"]`);
+  if (radio) radio.checked = true;
+  ui.format.textContent = quality().label;
+  for (const input of document.querySelectorAll('input[name="quality"]')) {
+    input.addEventListener("change", () => {
+      localStorage.setItem(QUALITY_STORAGE, input.value);
+      ui.format.textContent = quality().label;
+    });
+  }
+  ui.voice.addEventListener("change", fillLanguages);
+  ui.speak.addEventListener("click", () => startRequest(false));
+  ui.stream.addEventListener("click", () => startRequest(true));
+  ui.stop.addEventListener("click", stop);
+  ui.keyForm.addEventListener("submit", saveKey);
+  window.addEventListener("resize", drawWave);
+  setState("idle");
+  drawWave();
+  loadVoices();
+}
+
+init();
