@@ -22,7 +22,7 @@ from .auth import authorized, deny
 from .calls import CallRegistry
 from .config import Settings
 from .metrics import Metrics
-from .protocol import ProtocolError, parse_settings
+from .protocol import ProtocolError, SpeakSettings, parse_settings
 from .session import SpeakSession
 from .twilio_ws import twilio_endpoint
 
@@ -52,6 +52,9 @@ class Gateway:
         self.calls = CallRegistry()
         self.sessions: set[SpeakSession] = set()
         self.audiosocket: AudioSocketServer | None = None
+
+    def default_speak_settings(self) -> SpeakSettings:
+        return SpeakSettings(lead_ms=self.settings.lead_ms)
 
     def limits(self) -> dict[str, Any]:
         s = self.settings
@@ -148,7 +151,7 @@ async def speak(ws: WebSocket) -> None:
         return
     query = {k: v for k, v in ws.query_params.items() if k != "token"}
     try:
-        settings = parse_settings(query)
+        settings = parse_settings(query, gw.default_speak_settings())
     except ProtocolError as exc:
         gw.metrics.errors.labels(code=exc.code).inc()
         await ws.send_json(exc.event())

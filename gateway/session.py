@@ -204,7 +204,9 @@ class SpeakSession:
         if msg.type == "start":
             if self.messages_handled > 1:
                 raise ProtocolError("already_started", "start is only allowed as the first message")
-            await self.restart(parse_settings(msg.settings or {}))
+            await self.restart(
+                parse_settings(msg.settings or {}, self.gw.default_speak_settings())
+            )
             return
         if msg.type == "text":
             limit = self.gw.settings.max_session_chars

@@ -49,6 +49,8 @@ const stats = {
   framesDecoded: 0, // reported by the worklet, over the page's life
   framesDiscarded: 0, // frames that arrived after Stop, before `cleared`
   requestFrames: 0,
+  frameBytes: 0, // size of the last frame received
+  loudestPeak: 0, // loudest output sample the worklet has played
   samplesPlayed: 0,
   bufferedMs: 0,
   underruns: 0,
@@ -194,7 +196,10 @@ function onWorkletMessage(owner, msg) {
   owner.decoded = msg.decoded;
   stats.framesDecoded = decodedBefore + msg.decoded;
   stats.underruns = msg.underruns;
-  for (const peak of msg.peaks) peaks.push(peak);
+  for (const peak of msg.peaks) {
+    peaks.push(peak);
+    if (peak > stats.loudestPeak) stats.loudestPeak = peak;
+  }
   if (peaks.length > WAVE_SECONDS * 100) peaks.splice(0, peaks.length - WAVE_SECONDS * 100);
   drawWave();
   if (msg.epoch !== epoch) return;
@@ -299,6 +304,7 @@ function onFrame(data) {
   }
   stats.framesReceived++;
   stats.requestFrames++;
+  stats.frameBytes = data.byteLength;
   request.samples += request.encoding === "pcm16" ? data.byteLength / 2 : data.byteLength;
   ui.frames.textContent = stats.requestFrames;
   player.node.port.postMessage({ type: "frame", data }, [data]);

@@ -1,0 +1,43 @@
+"""Stream text into voxgate like an LLM and save the µ-law audio it returns as a WAV.
+
+python examples/speak_to_wav.py "Hello! Your table for four is confirmed." out.wav
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+import wave
+
+import websockets
+
+from telephony.g711 import ulaw_decode
+
+
+async def main(text: str, path: str) -> None:
+    frames: list[bytes] = []
+    async with websockets.connect("ws://127.0.0.1:8080/v1/speak?encoding=mulaw") as ws:
+        await ws.recv()  # ready
+        t0 = time.perf_counter()
+        for i in range(0, len(text), 4):  # token-sized pieces
+            await ws.send(json.dumps({"type": "text", "text": text[i : i + 4]}))
+        await ws.send(json.dumps({"type": "close"}))
+        async for msg in ws:
+            if isinstance(msg, bytes):
+                if not frames:
+                    print(f"first audio after {(time.perf_counter() - t0) * 1000:.0f} ms")
+                frames.append(msg)
+            else:
+                print(msg)
+    with wave.open(path, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(8000)
+        wav.writeframes(ulaw_decode(b"".join(frames)))
+    print(f"wrote {path}: {len(frames) * 20 / 1000:.2f} s of telephone audio")
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "voxgate.wav"))

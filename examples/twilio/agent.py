@@ -1,0 +1,52 @@
+"""A tiny Twilio voice app: attach to a live call on voxgate and talk.
+
+    python examples/twilio/agent.py CA0123...   (the callSid, streamSid or `session` parameter)
+
+voxgate terminates the Twilio media stream itself (see twiml.xml); this app only
+sends text. Replace `reply()` with your LLM's streaming output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+
+import websockets
+
+VOXGATE = os.environ.get("VOXGATE_URL", "ws://127.0.0.1:8080")
+
+
+def reply(digit: str) -> list[str]:
+    """Stand-in for an LLM: yields text in token-sized pieces."""
+    text = f"You pressed {digit}. Let me look that up for you. One moment, please."
+    return [text[i : i + 4] for i in range(0, len(text), 4)]
+
+
+async def main(call_id: str) -> None:
+    headers = (
+        {"Authorization": f"Bearer {os.environ['VOXGATE_API_KEY']}"}
+        if os.environ.get("VOXGATE_API_KEY")
+        else {}
+    )
+    async with websockets.connect(
+        f"{VOXGATE}/v1/speak?call={call_id}", additional_headers=headers
+    ) as ws:
+        print(json.loads(await ws.recv()))  # ready
+        await ws.send(json.dumps({"type": "text", "text": "Press any key on your phone."}))
+        async for raw in ws:
+            event = json.loads(raw)
+            print(event)
+            if event["type"] == "dtmf":
+                await ws.send(json.dumps({"type": "clear"}))  # barge-in on the caller's key
+                for piece in reply(event["digit"]):
+                    await ws.send(json.dumps({"type": "text", "text": piece}))
+                    await asyncio.sleep(0.03)  # ~30 tokens/s, like an LLM
+                await ws.send(json.dumps({"type": "flush"}))
+            elif event["type"] in ("call_ended", "done"):
+                break
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1]))
