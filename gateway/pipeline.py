@@ -123,6 +123,8 @@ class SpeechPipeline:
         self.underruns = 0
         self.sentences_spoken = 0
         self.closed = False
+        self.failure: BaseException | None = None
+        self.failed = asyncio.Event()
         self._start_stages()
 
     # -- input -----------------------------------------------------------
@@ -220,12 +222,21 @@ class SpeechPipeline:
             rendered.frames.put_nowait(frames)
 
     async def _send_stage(self) -> None:
-        while True:
-            item = await self._ready.get()
-            if isinstance(item, Marker):
-                await self._pass_marker(item)
-            else:
-                await self._send_sentence(item)
+        try:
+            while True:
+                item = await self._ready.get()
+                if isinstance(item, Marker):
+                    await self._pass_marker(item)
+                else:
+                    await self._send_sentence(item)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # The output is broken (client gone or not reading, socket error): nothing
+            # more can be delivered, so stop and let the owner close the connection.
+            log.info("output failed: %r", exc, extra=self._log_extra)
+            self.failure = exc
+            self.failed.set()
 
     async def _pass_marker(self, marker: Marker) -> None:
         if marker.kind == "mark":

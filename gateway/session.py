@@ -204,9 +204,7 @@ class SpeakSession:
         if msg.type == "start":
             if self.messages_handled > 1:
                 raise ProtocolError("already_started", "start is only allowed as the first message")
-            await self.restart(
-                parse_settings(msg.settings or {}, self.gw.default_speak_settings())
-            )
+            await self.restart(parse_settings(msg.settings or {}, self.gw.default_speak_settings()))
             return
         if msg.type == "text":
             limit = self.gw.settings.max_session_chars
@@ -266,12 +264,17 @@ class SpeakSession:
     async def run(self) -> None:
         """Serve the session until the client leaves, closes, or its call ends."""
         call_ended: asyncio.Task[Any] | None = None
+        failed: asyncio.Task[Any] | None = None
         try:
             while True:
                 if self.call is not None and call_ended is None:
                     call_ended = asyncio.create_task(self.call.ended.wait())
+                if failed is None and self.pipeline is not None and self.call is None:
+                    failed = asyncio.create_task(self.pipeline.failed.wait())
                 receive = asyncio.create_task(self.ws.receive())
                 waits: set[asyncio.Task[Any]] = {receive}
+                if failed is not None:
+                    waits.add(failed)
                 if call_ended is not None:
                     waits.add(call_ended)
                 if self._finisher is not None:
@@ -284,6 +287,9 @@ class SpeakSession:
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await receive
                     if self._finisher is not None and self._finisher.done():
+                        return
+                    if failed is not None and failed.done():
+                        await self._close_broken()
                         return
                     if call_ended is not None and call_ended.done():
                         await self.emit({"type": "done"})
@@ -315,8 +321,20 @@ class SpeakSession:
                 if not await self._dispatch(parsed):
                     return
         finally:
-            if call_ended is not None:
-                call_ended.cancel()
+            for task in (call_ended, failed):
+                if task is not None:
+                    task.cancel()
+
+    async def _close_broken(self) -> None:
+        """The client stopped reading: free everything and close with a reason."""
+        reason = (
+            "client is not reading audio"
+            if isinstance(getattr(self.pipeline, "failure", None), ClientGone)
+            else "output failed"
+        )
+        log.info("closing session: %s", reason, extra=self.log_extra)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.ws.close(code=1008, reason=reason), 2)
 
     async def _dispatch(self, msg: ClientMessage) -> bool:
         """Handle one message; False when a fatal error closed the session."""

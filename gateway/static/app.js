@@ -139,8 +139,8 @@ async function loadVoices() {
 function fillVoices(preferred) {
   ui.voice.replaceChildren();
   for (const voice of voiceInfo) {
-    const option = new Option(voice.description || voice.name, voice.name);
-    option.title = voice.name;
+    const option = new Option(voice.name, voice.name);
+    if (voice.description) option.title = voice.description;
     ui.voice.append(option);
   }
   if (!voiceInfo.length) ui.voice.append(new Option("unavailable", ""));
@@ -505,8 +505,12 @@ function addSentence(event) {
 function endSentence(event) {
   const item = ui.sentences.querySelector(`[data-index="${event.index}"]`);
   if (!item) return;
+  const audio = `${formatMs(event.audio_ms)} of audio`;
+  const rtf = event.audio_ms > 0 ? (event.synth_ms / event.audio_ms).toFixed(2) : "–";
   item.querySelector(".sentence-meta").textContent =
-    `${formatMs(event.audio_ms)} audio · synthesis ${formatMs(event.synth_ms)} · first audio ${formatMs(event.ttfa_ms)}`;
+    event.synth_ms < 1
+      ? `${audio} · from the cache`
+      : `${audio} · synthesized in ${formatMs(event.synth_ms)} (${rtf}× real time)`;
 }
 
 function highlight(played) {

@@ -130,7 +130,7 @@ async def test_audiosocket_call_paced_silence_speech_barge_in_dtmf_hangup(server
         assert all(len(f) == 320 for f in peer.frames)
         assert not peer.speech_frames()
         span = idle[-1] - idle[0]
-        assert 0.9 < (len(idle) - 1) * 0.02 / span < 1.1  # 50 frames per second
+        assert 0.85 < (len(idle) - 1) * 0.02 / span < 1.15  # 50 frames per second
 
         ws, ready = await attach(server, peer.call_id)
         assert ready["carrier"] == "audiosocket" and ready["frame_bytes"] == 320
@@ -139,7 +139,7 @@ async def test_audiosocket_call_paced_silence_speech_barge_in_dtmf_hangup(server
         await wait_for(lambda: len(peer.speech_frames()) >= 50, 10)
         # Speech is paced in real time too: one 320-byte frame every 20 ms.
         t = np.array(peer.frame_times[-40:])
-        assert 0.9 < 39 * 0.02 / (t[-1] - t[0]) < 1.1
+        assert 0.85 < 39 * 0.02 / (t[-1] - t[0]) < 1.15
 
         await peer.dtmf("7")
         got = await collect(ws, until="dtmf", limit_s=5)
