@@ -30,9 +30,21 @@ class Running:
     audiosocket_port: int
     app: object
 
+    loop: object = None
+
     @property
     def gateway(self):
         return self.app.state.gateway
+
+    def pipeline_tasks(self) -> list[str]:
+        """Names of the server loop's live speaking-pipeline tasks."""
+        import asyncio
+
+        return [
+            t.get_name()
+            for t in list(asyncio.all_tasks(self.loop))
+            if t.get_name().startswith("voxgate-") and not t.done()
+        ]
 
 
 @contextmanager
@@ -65,7 +77,13 @@ def serve(settings: Settings, engine: Engine | None = None, **core_kw) -> Iterat
     gw = app.state.gateway
     as_port = gw.audiosocket.port if gw.audiosocket else 0
     try:
-        yield Running(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", as_port, app)
+        yield Running(
+            f"http://127.0.0.1:{port}",
+            f"ws://127.0.0.1:{port}",
+            as_port,
+            app,
+            server.servers[0].get_loop(),
+        )
     finally:
         server.should_exit = True
         thread.join(15)

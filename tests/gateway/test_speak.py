@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import struct
@@ -203,3 +204,22 @@ async def test_clear_stops_audio_and_reports_heard_text(server) -> None:
         rest = await collect(ws)
         assert [e["text"] for e in rest.of("sentence")] == ["Sure, go ahead."]
         assert rest.frames == expected_frames(server, "Sure, go ahead.", MediaFormat())
+
+
+async def test_client_vanishing_mid_sentence_leaves_nothing_behind(server) -> None:
+    for _ in range(5):
+        ws = await websockets.connect(url(server.ws, lead_ms=0))
+        await ws.recv()
+        await ws.send(json.dumps({"type": "text", "text": TEXT}))
+        while not isinstance(await ws.recv(), bytes):
+            pass
+        ws.transport.abort()  # no close frame: the TCP connection just drops
+    gw = server.gateway
+    for _ in range(200):
+        if not gw.sessions and not server.pipeline_tasks():
+            break
+        await asyncio.sleep(0.025)
+    assert not gw.sessions
+    assert server.pipeline_tasks() == []
+    gw.refresh_gauges()
+    assert gw.metrics.sessions._value.get() == 0
