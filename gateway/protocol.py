@@ -81,8 +81,19 @@ def _number(field: str, value: Any, kind: type) -> Any:
     return kind(value)
 
 
+def _unicode(value: Any) -> bool:
+    """A str that can go back out as UTF-8: JSON escapes can smuggle in lone surrogates."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _string(field: str, value: Any, limit: int = 128) -> str:
-    if not isinstance(value, str) or not value or len(value) > limit:
+    if not _unicode(value) or not value or len(value) > limit:
         raise _bad(field, f"{field} must be a non-empty string of at most {limit} characters")
     return value
 
@@ -172,12 +183,14 @@ def parse_client_message(raw: str | bytes, *, max_bytes: int) -> ClientMessage:
         )
     if kind == "text":
         text = msg.get("text")
-        if not isinstance(text, str):
-            raise ProtocolError("invalid_field", "text must be a string", field="text")
+        if not _unicode(text):
+            raise ProtocolError(
+                "invalid_field", "text must be a string of valid Unicode", field="text"
+            )
         return ClientMessage("text", text=text)
     if kind == "mark":
         name = msg.get("name")
-        if not isinstance(name, str) or not name or len(name) > 256:
+        if not _unicode(name) or not name or len(name) > 256:
             raise ProtocolError("invalid_field", "mark needs a name (1-256 chars)", field="name")
         return ClientMessage("mark", name=name)
     if kind == "start":

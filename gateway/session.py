@@ -71,10 +71,13 @@ class SpeakSession:
             raise ClientGone
         async with self._send_lock:
             try:
-                if isinstance(message, bytes):
-                    await asyncio.wait_for(self.ws.send_bytes(message), SEND_TIMEOUT_S)
-                else:
-                    await asyncio.wait_for(self.ws.send_text(message), SEND_TIMEOUT_S)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that
+                # lands as the send completes, and a barge-in then waits forever.
+                async with asyncio.timeout(SEND_TIMEOUT_S):
+                    if isinstance(message, bytes):
+                        await self.ws.send_bytes(message)
+                    else:
+                        await self.ws.send_text(message)
             except TimeoutError as exc:
                 self.gw.metrics.errors.labels(code="slow_client").inc()
                 raise ClientGone("client is not reading") from exc

@@ -71,7 +71,8 @@ async def twilio_endpoint(ws: WebSocket) -> None:
     reason = "hangup"
 
     async def send_text(text: str) -> None:
-        await asyncio.wait_for(ws.send_text(text), SEND_TIMEOUT_S)
+        async with asyncio.timeout(SEND_TIMEOUT_S):  # not wait_for: it can swallow a cancel
+            await ws.send_text(text)
 
     async def close() -> None:
         await ws.close(1000)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .cache import AudioCache, CacheKey
-from .engine import Engine, SynthesisRequest, Voice
+from .engine import Engine, EngineError, SynthesisRequest, Voice
 from .scheduler import DeadlineScheduler
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,9 @@ class SpeechCore:
             self._watchdog = asyncio.get_running_loop().create_task(self._watch_idle())
 
     async def ensure_loaded(self) -> None:
-        if self.engine.loaded:  # fast path without the lock
+        # Fast path without the lock, unless a load or an unload is under way: an unload
+        # already queued on the worker thread would run before our synthesis.
+        if self.engine.loaded and not self._lock.locked():
             return
         async with self._lock:
             if self.engine.loaded:  # someone loaded it while we waited
@@ -216,7 +218,14 @@ class SpeechCore:
                         return
                     loop.call_soon_threadsafe(queue.put_nowait, chunk)
                 loop.call_soon_threadsafe(queue.put_nowait, _END)
-            except BaseException as exc:  # delivered to the caller, not swallowed
+            except EngineError as exc:  # delivered to the caller, not swallowed
+                loop.call_soon_threadsafe(queue.put_nowait, exc)
+            except Exception as exc:
+                # A backend bug (not an EngineError) must cost this sentence, not the session.
+                failure = EngineError(f"engine failed: {exc!r}")
+                failure.__cause__ = exc
+                loop.call_soon_threadsafe(queue.put_nowait, failure)
+            except BaseException as exc:
                 loop.call_soon_threadsafe(queue.put_nowait, exc)
 
         def finished(_: object) -> None:
