@@ -381,14 +381,15 @@ class SpeechPipeline:
         return " ".join(w for w in words if w).strip()
 
     async def drain(self) -> None:
-        """Wait until everything queued so far has been sent and has played.
+        """Wait until everything queued so far has been sent.
 
-        Pending client marks are echoed before this returns, so `done` is
-        always the last event of a session.
+        Pending client marks are echoed (which waits for their playout) before
+        this returns, so `done` is always the last event of a session. Without
+        marks it returns as soon as the last frame is out: an unpaced client
+        (large `lead_ms`) does not wait for the gateway's clock.
         """
         marker = self.add_marker("close")
         await marker.done.wait()
-        await self.leg.wait_played()
         if self._mark_waiters:
             await asyncio.gather(*self._mark_waiters, return_exceptions=True)
 

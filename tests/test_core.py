@@ -234,3 +234,23 @@ async def test_event_loop_keeps_ticking_while_piper_synthesizes(piper_engine) ->
     assert len(pcm) / piper_engine.sample_rate > 5  # it really rendered the paragraph
     assert busy > 0.1 and len(gaps) > 10
     assert max(gaps) < 0.050, f"event loop stalled for {max(gaps) * 1000:.1f} ms"
+
+
+async def test_deadline_subtracts_expected_render_time() -> None:
+    clock = ManualClock()
+    core = SpeechCore(GatedEngine(), idle_unload_s=0, clock=clock)
+    long = "word " * 20  # ~8 s of speech
+    assert core.deadline(long, 4.0) == pytest.approx(clock() + 4.0)  # no RTF known yet
+    core.rtf = 0.5
+    # 8 s of audio at RTF 0.5 takes ~4 s to render: it must start now to avoid a gap,
+    # before a one-word sentence whose listener has only 1 s left.
+    assert core.deadline(long, 4.0) < core.deadline("Okay.", 1.0)
+    await core.aclose()
+
+
+async def test_rtf_is_learned_from_finished_sentences() -> None:
+    engine = SimulatedEngine(rtf=0.2)
+    core = SpeechCore(engine, idle_unload_s=0)
+    await collect(core, "A sentence long enough to time reliably.")
+    assert 0.15 < core.rtf < 0.6
+    await core.aclose()

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .budget import speech_units
 from .cache import AudioCache, CacheKey
 from .engine import Engine, EngineError, SynthesisRequest, Voice
 from .scheduler import DeadlineScheduler
@@ -28,6 +29,9 @@ from .scheduler import DeadlineScheduler
 log = logging.getLogger(__name__)
 
 _END = object()
+
+SECONDS_PER_UNIT = 0.4  # ~150 spoken words per minute: a rough length for a sentence's audio
+RTF_SMOOTHING = 0.2  # weight of the newest sentence in the moving real-time factor
 
 
 @dataclass
@@ -80,6 +84,7 @@ class SpeechCore:
         self._lock = asyncio.Lock()
         self._pending = 0  # requests queued or running (never unload while > 0)
         self._last_used = clock()
+        self.rtf = 0.0  # moving average of synthesis time / audio time
         self._watchdog: asyncio.Task[None] | None = None
         self._watchdog_interval = watchdog_interval_s or max(0.05, min(30.0, idle_unload_s / 4))
 
@@ -164,6 +169,16 @@ class SpeechCore:
 
     # -- synthesis -------------------------------------------------------
 
+    def deadline(self, text: str, buffered_s: float) -> float:
+        render_s = self.rtf * speech_units(text) * SECONDS_PER_UNIT
+        return self._clock() + max(0.0, buffered_s) - render_s
+
+    def _observe_rtf(self, synth_s: float, samples: int) -> None:
+        if samples <= 0:
+            return
+        rtf = synth_s / (samples / self.engine.sample_rate)
+        self.rtf = rtf if self.rtf == 0 else (1 - RTF_SMOOTHING) * self.rtf + RTF_SMOOTHING * rtf
+
     def cache_key(self, request: SynthesisRequest) -> CacheKey:
         return CacheKey(
             self.engine.name,
@@ -182,11 +197,16 @@ class SpeechCore:
     ) -> AsyncIterator[np.ndarray]:
         """Yield int16 PCM chunks for one sentence.
 
-        `buffered_s` is how much audio the caller's listener still has queued:
-        the request's deadline is now + buffered_s, and the most urgent
-        deadline gets the engine next. Leaving the iterator early abandons the
-        sentence: a streaming engine stops at its next chunk, and the slot is
-        released as soon as the engine thread returns.
+        `buffered_s` is how much audio the caller's listener still has queued.
+        The request's deadline is the latest moment its rendering can start
+        without the listener running dry: now + buffered_s minus the expected
+        render time (moving real-time factor × the sentence's estimated
+        length). The earliest deadline gets the engine next. Ignoring the
+        render time would let a long sentence start too late and leave a gap.
+
+        Leaving the iterator early abandons the sentence: a streaming engine
+        stops at its next chunk, and the slot is released as soon as the engine
+        thread returns.
         """
         timing = timing if timing is not None else Timing()
         timing.asked = self._clock()
@@ -201,7 +221,7 @@ class SpeechCore:
         self._pending += 1
         try:
             await self.ensure_loaded()
-            await self.scheduler.acquire(self._clock() + max(0.0, buffered_s))
+            await self.scheduler.acquire(self.deadline(request.text, buffered_s))
         except BaseException:
             self._pending -= 1
             raise
@@ -245,6 +265,7 @@ class SpeechCore:
                 if item is _END:
                     complete = True
                     timing.finished = self._clock()
+                    self._observe_rtf(timing.synth_s, sum(len(p) for p in parts))
                     break
                 if isinstance(item, BaseException):
                     raise item
