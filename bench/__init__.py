@@ -1,0 +1,11 @@
+"""voxgate's benchmark harness: the figures users choose a voice gateway by.
+
+`python -m bench <scenario>` starts real servers on loopback as subprocesses
+and measures them from this (client) process, so the numbers include the
+sockets, the event loop and the codecs a caller pays for. Scenarios: `ttfa`,
+`overhead`, `fairness`, `loop`, `peer` and `all`; see `bench/README.md`.
+"""
+
+__all__ = ["SCENARIOS"]
+
+SCENARIOS = ("ttfa", "overhead", "fairness", "loop", "peer")
