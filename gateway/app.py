@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -28,7 +28,7 @@ from .twilio_ws import twilio_endpoint
 
 log = logging.getLogger(__name__)
 
-STATIC_DIR = resources.files("gateway") / "static"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
 class Gateway:

@@ -6,6 +6,9 @@
 // keeps the figures, the sentence list and the waveform up to date. Every live
 // figure is also published on `window.voxgateStats` for automated tests.
 
+import { SentenceList } from "./sentences.js";
+import { Waveform } from "./wave.js";
+
 const QUALITIES = {
   telephone: { encoding: "mulaw", rate: 8000, label: "µ-law · 8 kHz" },
   wide16: { encoding: "pcm16", rate: 16000, label: "PCM16 · 16 kHz" },
@@ -14,7 +17,7 @@ const QUALITIES = {
 const LEAD_MS = 200; // how far ahead of real time the gateway may send
 const PREBUFFER_MS = 60; // the worklet's jitter buffer before playback starts
 const TOKENS_PER_SECOND = 30; // "Stream like an LLM"
-const WAVE_SECONDS = 4;
+const STOP_CONFIRM_MS = 5000; // how long Stop waits for the gateway's `cleared`
 const KEY_STORAGE = "voxgate.apiKey";
 const QUALITY_STORAGE = "voxgate.quality";
 const WORKLET_URL = new URL("./worklet.js", import.meta.url);
@@ -55,12 +58,14 @@ const stats = {
   bufferedMs: 0,
   underruns: 0,
   ttfaMs: null,
+  outputRate: null, // the AudioContext's rate; differs from the stream's when resampling
   requests: 0,
   charsSent: 0,
   sentences: [],
   cleared: 0,
   heard: null,
   errors: [],
+  events: [], // types of the last server events, oldest first
   state: "idle",
 };
 window.voxgateStats = stats;
@@ -73,7 +78,8 @@ let request = null; // the request being spoken
 let epoch = 0; // bumps on every request and Stop; stale worklet reports are ignored
 let discarding = false; // frames before `cleared` belong to a stopped request
 let streamTimer = null;
-const peaks = [];
+const sentences = new SentenceList(ui.sentences, ui.empty);
+const wave = new Waveform(ui.wave, 4);
 
 // -- small helpers -----------------------------------------------------------
 
@@ -96,10 +102,6 @@ function setState(state) {
   ui.status.textContent = state;
   ui.status.dataset.state = state;
   ui.stop.disabled = !(state === "speaking" || state === "streaming");
-}
-
-function formatMs(ms) {
-  return ms >= 10000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`;
 }
 
 // -- voices ------------------------------------------------------------------
@@ -185,6 +187,7 @@ async function ensurePlayer(q) {
     });
     node.connect(ctx.destination);
     player = { ctx, node, rate: q.rate, decoded: 0 };
+    stats.outputRate = ctx.sampleRate;
     node.port.onmessage = (event) => onWorkletMessage(player, event.data);
   }
   if (player.ctx.state !== "running") await player.ctx.resume();
@@ -196,18 +199,14 @@ function onWorkletMessage(owner, msg) {
   owner.decoded = msg.decoded;
   stats.framesDecoded = decodedBefore + msg.decoded;
   stats.underruns = msg.underruns;
-  for (const peak of msg.peaks) {
-    peaks.push(peak);
-    if (peak > stats.loudestPeak) stats.loudestPeak = peak;
-  }
-  if (peaks.length > WAVE_SECONDS * 100) peaks.splice(0, peaks.length - WAVE_SECONDS * 100);
-  drawWave();
+  wave.push(msg.peaks);
+  stats.loudestPeak = wave.loudest;
   if (msg.epoch !== epoch) return;
   stats.samplesPlayed = msg.played;
   stats.bufferedMs = (msg.buffered / msg.rate) * 1000;
   ui.buffered.textContent = Math.round(stats.bufferedMs);
   ui.underruns.textContent = msg.underruns;
-  highlight(msg.played);
+  if (request) sentences.highlight(msg.played);
   if (msg.drained && request && request.flushed && !streamTimer) finishRequest();
 }
 
@@ -234,11 +233,7 @@ function speakUrl() {
 function connect() {
   const url = speakUrl();
   if (conn && conn.url === url && conn.ws.readyState <= WebSocket.OPEN) return conn.ready;
-  if (conn) {
-    const old = conn;
-    conn = null;
-    old.ws.close(1000);
-  }
+  dropConnection();
   setState("connecting");
   const ws = new WebSocket(url);
   ws.binaryType = "arraybuffer";
@@ -253,6 +248,14 @@ function connect() {
   return current.ready;
 }
 
+function dropConnection() {
+  if (!conn) return;
+  const old = conn;
+  conn = null; // its close event is ours, not news
+  old.ws.close(1000);
+  ui.session.textContent = "not connected";
+}
+
 function send(message) {
   conn.ws.send(JSON.stringify(message));
 }
@@ -264,6 +267,8 @@ function onSocketMessage(owner, data) {
     return;
   }
   const event = JSON.parse(data);
+  stats.events.push(event.type);
+  if (stats.events.length > 40) stats.events.shift();
   switch (event.type) {
     case "ready":
       owner.settings = event.settings;
@@ -271,10 +276,14 @@ function onSocketMessage(owner, data) {
       owner.resolve(event);
       break;
     case "sentence":
-      if (!discarding && request) addSentence(event);
+      if (!discarding && request) {
+        // The sentence starts after every sample already received for this request.
+        sentences.add(event.index, event.text, request.samples);
+        stats.sentences.push(event.text);
+      }
       break;
     case "sentence_end":
-      if (!discarding && request) endSentence(event);
+      if (!discarding && request) sentences.end(event);
       break;
     case "flushed":
       if (!discarding && request) {
@@ -316,10 +325,7 @@ function onServerError(owner, event) {
   if (event.code === "idle_timeout" && !request) return;
   stats.errors.push(event.code);
   showError(`${event.code}: ${event.message}`);
-  if (event.index !== undefined) {
-    const item = ui.sentences.querySelector(`[data-index="${event.index}"]`);
-    if (item) item.classList.add("failed");
-  }
+  if (event.index !== undefined) sentences.failed(event.index);
 }
 
 function onSocketClose(owner, event) {
@@ -371,7 +377,6 @@ async function startRequest(streaming) {
     firstTextAt: null,
     samples: 0,
     flushed: false,
-    sentences: [],
     stopped: false,
   };
   stats.requests++;
@@ -382,8 +387,7 @@ async function startRequest(streaming) {
   ui.ttfa.textContent = "…";
   ui.frames.textContent = "0";
   ui.heard.hidden = true;
-  ui.sentences.replaceChildren();
-  ui.empty.hidden = true;
+  sentences.reset();
   ui.format.textContent = quality().label;
   if (streaming) streamText(text);
   else {
@@ -446,6 +450,15 @@ function stop() {
   stats.bufferedMs = 0;
   ui.buffered.textContent = "0";
   setState("stopping");
+  const stopped = request;
+  setTimeout(() => {
+    // A gateway that never confirms would leave the page stuck: start afresh instead.
+    if (request !== stopped || !discarding || !conn) return;
+    stats.errors.push("clear_timeout");
+    showError("The gateway did not confirm Stop; the connection was reset.");
+    dropConnection();
+    abandonRequest();
+  }, STOP_CONFIRM_MS);
 }
 
 function onCleared(event) {
@@ -460,20 +473,13 @@ function onCleared(event) {
   const said = document.createElement("span");
   said.textContent = event.heard ? `“${event.heard}”` : "nothing yet";
   ui.heard.append(label, said);
-  for (const item of ui.sentences.children) {
-    if (item.classList.contains("done")) continue;
-    item.classList.remove("playing");
-    item.classList.add("cut");
-  }
+  sentences.cut();
   request = null;
   setState("stopped");
 }
 
 function finishRequest() {
-  for (const item of ui.sentences.children) {
-    item.classList.remove("playing");
-    item.classList.add("done");
-  }
+  sentences.finish();
   request = null;
   setState("idle");
 }
@@ -485,73 +491,6 @@ function abandonRequest() {
   setState("idle");
 }
 
-// -- sentences ---------------------------------------------------------------
-
-function addSentence(event) {
-  const item = document.createElement("li");
-  item.dataset.index = event.index;
-  const text = document.createElement("span");
-  text.className = "sentence-text";
-  text.textContent = event.text;
-  const meta = document.createElement("span");
-  meta.className = "sentence-meta";
-  item.append(text, meta);
-  ui.sentences.append(item);
-  // The sentence starts after every sample already received for this request.
-  request.sentences.push({ index: event.index, start: request.samples, item });
-  stats.sentences.push(event.text);
-}
-
-function endSentence(event) {
-  const item = ui.sentences.querySelector(`[data-index="${event.index}"]`);
-  if (!item) return;
-  const audio = `${formatMs(event.audio_ms)} of audio`;
-  const rtf = event.audio_ms > 0 ? (event.synth_ms / event.audio_ms).toFixed(2) : "–";
-  item.querySelector(".sentence-meta").textContent =
-    event.synth_ms < 1
-      ? `${audio} · from the cache`
-      : `${audio} · synthesized in ${formatMs(event.synth_ms)} (${rtf}× real time)`;
-}
-
-function highlight(played) {
-  if (!request) return;
-  const list = request.sentences;
-  for (let i = 0; i < list.length; i++) {
-    const end = i + 1 < list.length ? list[i + 1].start : Infinity;
-    const playing = played >= list[i].start && played < end;
-    const done = played >= end;
-    list[i].item.classList.toggle("playing", playing && played > 0);
-    list[i].item.classList.toggle("done", done);
-  }
-}
-
-// -- waveform ----------------------------------------------------------------
-
-function drawWave() {
-  const canvas = ui.wave;
-  const ratio = window.devicePixelRatio || 1;
-  const width = Math.round(canvas.clientWidth * ratio);
-  const height = Math.round(canvas.clientHeight * ratio);
-  if (canvas.width !== width || canvas.height !== height) {
-    canvas.width = width;
-    canvas.height = height;
-  }
-  const g = canvas.getContext("2d");
-  const style = getComputedStyle(canvas);
-  g.clearRect(0, 0, width, height);
-  g.fillStyle = style.getPropertyValue("--wave-axis");
-  g.fillRect(0, Math.floor(height / 2), width, Math.max(1, ratio));
-  const columns = WAVE_SECONDS * 100;
-  const step = width / columns;
-  g.fillStyle = style.getPropertyValue("--wave");
-  const offset = columns - peaks.length;
-  for (let i = 0; i < peaks.length; i++) {
-    const level = Math.min(1, Math.sqrt(peaks[i]) * 0.95); // sqrt: quiet speech stays visible
-    const bar = Math.max(ratio, level * (height - 4 * ratio));
-    g.fillRect((offset + i) * step, (height - bar) / 2, Math.max(1, step - ratio * 0.5), bar);
-  }
-}
-
 // -- wiring ------------------------------------------------------------------
 
 function saveKey(event) {
@@ -559,11 +498,7 @@ function saveKey(event) {
   const key = ui.key.value.trim();
   if (key) localStorage.setItem(KEY_STORAGE, key);
   else localStorage.removeItem(KEY_STORAGE);
-  if (conn) {
-    const old = conn;
-    conn = null;
-    old.ws.close(1000);
-  }
+  dropConnection();
   loadVoices();
 }
 
@@ -584,9 +519,9 @@ function init() {
   ui.stream.addEventListener("click", () => startRequest(true));
   ui.stop.addEventListener("click", stop);
   ui.keyForm.addEventListener("submit", saveKey);
-  window.addEventListener("resize", drawWave);
+  window.addEventListener("resize", () => wave.draw());
   setState("idle");
-  drawWave();
+  wave.draw();
   loadVoices();
 }
 
