@@ -62,7 +62,6 @@ class SpeakSession:
         self.closing = False
         self._timer: asyncio.Task[None] | None = None
         self._finisher: asyncio.Task[None] | None = None
-        self._last_activity = time.monotonic()
 
     # -- sending -----------------------------------------------------------
 
@@ -312,7 +311,6 @@ class SpeakSession:
                 message = receive.result()
                 if message["type"] == "websocket.disconnect":
                     return
-                self._last_activity = time.monotonic()
                 raw = message.get("text")
                 if raw is None:
                     raw = message.get("bytes") or b""
