@@ -22,9 +22,8 @@ import pytest
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-import gateway.app
 from gateway.config import Settings
-from tests.gateway.server import Running, serve
+from tests.e2e.server import Running, serve
 
 CHROMIUM = Path(os.environ.get("VOXGATE_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -76,27 +75,13 @@ class Tab:
 
 
 @pytest.fixture(scope="module")
-def static_dir() -> Iterator[Path]:
-    """The page's folder, even where `tests/gateway` shadows the `gateway` package.
-
-    Under pytest `tests/` is on sys.path, so `importlib.resources.files("gateway")`
-    can resolve to `tests/gateway`; the page lives next to `gateway/app.py`.
-    """
-    real = Path(gateway.app.__file__).resolve().parent / "static"
-    assert (real / "index.html").is_file()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(gateway.app, "STATIC_DIR", real)
-        yield real
-
-
-@pytest.fixture(scope="module")
-def server(piper_engine, static_dir: Path) -> Iterator[Running]:
+def server(piper_engine) -> Iterator[Running]:
     with serve(Settings(audiosocket_port=0), piper_engine, cache_entries=64) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
-def keyed_server(piper_engine, static_dir: Path) -> Iterator[Running]:
+def keyed_server(piper_engine) -> Iterator[Running]:
     with serve(Settings(audiosocket_port=0, api_keys="k1"), piper_engine) as running:
         yield running
 

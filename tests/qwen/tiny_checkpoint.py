@@ -162,9 +162,9 @@ def build_tiny_checkpoint(out: Path, seed: int = 0) -> Path:
     config_path.write_text(json.dumps(config, indent=2))
     Qwen3TTSProcessor(tokenizer=tok).save_pretrained(out)
     codec.save_pretrained(out / "speech_tokenizer")
-    EncodecFeatureExtractor(
-        feature_size=1, sampling_rate=24000, padding_value=0.0
-    ).save_pretrained(out / "speech_tokenizer")
+    EncodecFeatureExtractor(feature_size=1, sampling_rate=24000, padding_value=0.0).save_pretrained(
+        out / "speech_tokenizer"
+    )
     # The released checkpoints' generation defaults (8192 tokens: the engine must override).
     (out / "generation_config.json").write_text(json.dumps({
         "do_sample": True, "top_k": 50, "top_p": 1.0, "temperature": 0.9,

@@ -173,3 +173,12 @@ async def test_over_capacity_closes_1013(piper_engine) -> None:
             await first.send(json.dumps({"type": "close"}))
             got = await collect(first)
             assert got.frames and got.of("done")
+
+
+async def test_idle_session_is_closed_with_a_reason(piper_engine) -> None:
+    with serve(Settings(audiosocket_port=0, session_idle_s=0.3), piper_engine) as srv:
+        async with websockets.connect(url(srv.ws)) as ws:
+            assert json.loads(await ws.recv())["type"] == "ready"
+            got = await collect(ws, until="never", limit_s=5)
+            assert got.of("error")[0]["code"] == "idle_timeout"
+            assert got.close_code == 1000
