@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ class PendingMark:
     epoch: int
 
 
-class CallLeg:
+class CallLeg(ABC):
     """Sends paced frames to one carrier connection; see the module docstring."""
 
     def __init__(
@@ -178,14 +179,18 @@ class CallLeg:
 
     # -- wire hooks ------------------------------------------------------------
 
+    @abstractmethod
     async def _emit_frame(self, frame: bytes) -> None:
-        raise NotImplementedError
+        """Write one frame in the carrier's wire format."""
 
     async def _emit_mark(self, name: str) -> None:
         """Default: the mark lives only in this leg (see `pop_played_marks`)."""
+        return None
 
     async def _emit_clear(self) -> None:
         """Default: nothing to tell the far end; unsent frames are simply not sent."""
+        return None
 
     async def _emit_hangup(self) -> None:
         """Default: nothing to send; the owner closes the transport."""
+        return None
