@@ -144,7 +144,6 @@ class AudioSocketLeg(CallLeg):
     async def run(self) -> None:
         """The pump loop; `start()` runs it as a task, or await it directly."""
         silence = self.fmt.silence_frame
-        rate = self.fmt.sample_rate
         try:
             while not self._closed:
                 delay = self._pacer.delay()
@@ -161,13 +160,17 @@ class AudioSocketLeg(CallLeg):
                     self._room.set()
                 else:
                     self.silence_frames += 1
-                await self._send_bytes(encode_audio(frame, rate))
+                await self._emit_frame(frame)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the socket went away: the call is over
             log.info("AudioSocket write failed, closing leg: %r", exc)
             self.error = exc
             self.mark_closed()
+
+    async def _emit_frame(self, frame: bytes) -> None:
+        """Only the pump writes, speech or silence, so frames keep the 20 ms beat."""
+        await self._send_bytes(encode_audio(frame, self.fmt.sample_rate))
 
     # -- inbound --------------------------------------------------------------------
 
