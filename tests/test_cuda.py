@@ -7,6 +7,7 @@ these run on the CPU-only CI machine instead of being skipped there.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 
 import pytest
 import torch
@@ -15,10 +16,17 @@ from tts_core import cuda
 
 
 @pytest.fixture
-def tf32_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Start from both flags off; monkeypatch restores the process-wide values after."""
-    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
-    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+def tf32_off() -> Iterator[None]:
+    """Start from both flags off and restore the process-wide values after.
+
+    Saved and restored by hand: the flags live behind torch's module `__getattr__`,
+    and pytest's monkeypatch (9.2+) would try to delete them on undo.
+    """
+    matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
+    saved = (matmul.allow_tf32, cudnn.allow_tf32)
+    matmul.allow_tf32 = cudnn.allow_tf32 = False
+    yield
+    matmul.allow_tf32, cudnn.allow_tf32 = saved
 
 
 @pytest.fixture
