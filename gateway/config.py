@@ -37,6 +37,10 @@ class Settings:
     attn_implementation: str | None = field(
         default=None, metadata={"help": "qwen: flash_attention_2, sdpa or eager (auto)"}
     )
+    qwen_streaming: int = field(
+        default=0,
+        metadata={"help": "qwen: 1 = send audio while the sentence is still generating"},
+    )
     sim_rtf: float = field(default=0.0, metadata={"help": "sim engine: real-time factor"})
     audiosocket_host: str = field(
         default="127.0.0.1", metadata={"help": "AudioSocket TCP bind address"}
@@ -86,6 +90,7 @@ class Settings:
                 "dtype": self.dtype,
                 "attn_implementation": self.attn_implementation,
                 "default_speaker": self.voice,
+                "streaming": bool(self.qwen_streaming),
             }
         return {"rtf": self.sim_rtf}
 

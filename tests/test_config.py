@@ -47,3 +47,20 @@ def test_every_setting_has_a_flag() -> None:
     serve = parser._subparsers._group_actions[0].choices["serve"]  # type: ignore[union-attr]
     flags = {a.dest for a in serve._actions}
     assert set(Settings.__dataclass_fields__) <= flags
+
+
+def test_qwen_options_reach_the_engine() -> None:
+    from tts_core import create_engine
+
+    s = from_env(
+        {
+            "VOXGATE_ENGINE": "qwen",
+            "VOXGATE_VOICE": "ryan",
+            "VOXGATE_QWEN_STREAMING": "1",
+            "VOXGATE_MODEL": "/models/tiny",
+        }
+    )
+    engine = create_engine(s.engine, **s.engine_options())
+    assert engine.name == "qwen" and not engine.loaded  # building it loads nothing
+    assert engine.default_voice() == "ryan"
+    assert engine.streaming is True and engine.model_id == "/models/tiny"

@@ -22,7 +22,15 @@ def create_engine(name: str, **options: Any) -> Engine:
     if name == "qwen":
         from .qwen_engine import QwenEngine
 
-        allowed = {"model", "device", "dtype", "attn_implementation", "default_speaker", "seed"}
+        allowed = {
+            "model",
+            "device",
+            "dtype",
+            "attn_implementation",
+            "default_speaker",
+            "seed",
+            "streaming",
+        }
         return QwenEngine(**{k: v for k, v in opts.items() if k in allowed})
     if name == "sim":
         from .sim_engine import SimulatedEngine
