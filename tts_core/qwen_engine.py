@@ -140,41 +140,55 @@ class QwenEngine:
             torch = importlib.import_module("torch")
             qwen_tts = importlib.import_module("qwen_tts")
         except ImportError as exc:
-            raise EngineUnavailable(f"the qwen engine needs qwen-tts and torch ({exc}); "
-                                    f"{INSTALL_HINT}") from exc
+            raise EngineUnavailable(
+                f"the qwen engine needs qwen-tts and torch ({exc}); {INSTALL_HINT}"
+            ) from exc
         except Exception as exc:  # a broken install (e.g. a missing transitive import)
             raise EngineUnavailable(f"qwen-tts failed to import: {exc!r}; {INSTALL_HINT}") from exc
 
         device = self._device or ("cuda:0" if cuda_available() else "cpu")
         on_cuda = device.startswith("cuda")
-        dtype_name = DTYPES[self._dtype.lower()] if self._dtype else (
-            "bfloat16" if on_cuda else "float32")
+        dtype_name = (
+            DTYPES[self._dtype.lower()] if self._dtype else ("bfloat16" if on_cuda else "float32")
+        )
         attn = self._attn or (
-            "flash_attention_2" if on_cuda and importlib.util.find_spec("flash_attn") else "sdpa")
+            "flash_attention_2" if on_cuda and importlib.util.find_spec("flash_attn") else "sdpa"
+        )
         enable_tf32()  # process-wide; a no-op without CUDA
         started = time.perf_counter()
         try:
             tts = qwen_tts.Qwen3TTSModel.from_pretrained(
-                self.model_id, device_map=device, dtype=getattr(torch, dtype_name),
+                self.model_id,
+                device_map=device,
+                dtype=getattr(torch, dtype_name),
                 attn_implementation=attn,
             )
             speakers = tuple(sorted(s.lower() for s in tts.get_supported_speakers() or ()))
             languages = tuple(sorted(lang.lower() for lang in tts.get_supported_languages() or ()))
             rate = int(tts.model.speech_tokenizer.get_output_sample_rate())
         except Exception as exc:
-            raise EngineUnavailable(f"could not load Qwen3-TTS model {self.model_id!r} on "
-                                    f"{device}: {exc}") from exc
+            raise EngineUnavailable(
+                f"could not load Qwen3-TTS model {self.model_id!r} on {device}: {exc}"
+            ) from exc
         if getattr(tts.model, "tts_model_type", None) != "custom_voice" or not speakers:
-            raise EngineUnavailable(f"{self.model_id!r} is not a Qwen3-TTS CustomVoice model "
-                                    "(the qwen engine speaks with the model's named speakers)")
+            raise EngineUnavailable(
+                f"{self.model_id!r} is not a Qwen3-TTS CustomVoice model "
+                "(the qwen engine speaks with the model's named speakers)"
+            )
         if self._default_speaker and self._default_speaker not in speakers:
-            raise EngineUnavailable(f"default speaker {self._default_speaker!r} is not offered "
-                                    f"by {self.model_id!r}; choose one of {list(speakers)}")
+            raise EngineUnavailable(
+                f"default speaker {self._default_speaker!r} is not offered "
+                f"by {self.model_id!r}; choose one of {list(speakers)}"
+            )
         self._tts, self._torch = tts, torch
         self._speakers, self._languages, self._sample_rate = speakers, languages, rate
         self.resolved = {"device": device, "dtype": dtype_name, "attn_implementation": attn}
-        log.info("qwen engine loaded %s in %.1f s (%s)", self.model_id,
-                 time.perf_counter() - started, self.resolved)
+        log.info(
+            "qwen engine loaded %s in %.1f s (%s)",
+            self.model_id,
+            time.perf_counter() - started,
+            self.resolved,
+        )
 
     def unload(self) -> None:
         """Drop the model and hand its GPU memory back (SPEC §3 idle unload)."""
@@ -196,8 +210,10 @@ class QwenEngine:
             try:
                 talker = json.loads(config.read_text(encoding="utf-8"))["talker_config"]
                 speakers = tuple(sorted(k.lower() for k in talker["spk_id"]))
-                langs = ["auto", *(k.lower() for k in talker["codec_language_id"]
-                                   if "dialect" not in k)]
+                langs = [
+                    "auto",
+                    *(k.lower() for k in talker["codec_language_id"] if "dialect" not in k),
+                ]
                 return speakers, tuple(sorted(langs))
             except (OSError, ValueError, KeyError, TypeError):
                 pass
@@ -206,9 +222,13 @@ class QwenEngine:
     def voices(self) -> list[Voice]:
         speakers, languages = self._catalogue()
         return [
-            Voice(name=s, languages=languages, default_language="auto",
-                  description=f"Qwen3-TTS speaker {s}"
-                  + (f", native {SPEAKER_NATIVE[s]}" if s in SPEAKER_NATIVE else ""))
+            Voice(
+                name=s,
+                languages=languages,
+                default_language="auto",
+                description=f"Qwen3-TTS speaker {s}"
+                + (f", native {SPEAKER_NATIVE[s]}" if s in SPEAKER_NATIVE else ""),
+            )
             for s in speakers
         ]
 
@@ -223,8 +243,10 @@ class QwenEngine:
         speakers, _ = self._catalogue()
         name = (voice or self.default_voice()).strip().lower()
         if name not in speakers:
-            raise InvalidRequest(f"unknown voice {voice!r} for the qwen engine; "
-                                 f"choose one of {list(speakers)}", field="voice")
+            raise InvalidRequest(
+                f"unknown voice {voice!r} for the qwen engine; choose one of {list(speakers)}",
+                field="voice",
+            )
         return name
 
     def resolve_language(self, language: str | None) -> str:
@@ -240,8 +262,11 @@ class QwenEngine:
         if name not in languages:
             name = ISO_LANGUAGES.get(name.replace("_", "-").split("-")[0], name)
         if name not in languages:
-            raise InvalidRequest(f"unknown language {language!r} for the qwen engine; "
-                                 f"choose one of {list(languages)}", field="language")
+            raise InvalidRequest(
+                f"unknown language {language!r} for the qwen engine; "
+                f"choose one of {list(languages)}",
+                field="language",
+            )
         return name
 
     # ------------------------------------------------------------------ synthesis
@@ -252,8 +277,9 @@ class QwenEngine:
         speaker = self.resolve_voice(request.voice)
         language = self.resolve_language(request.language)
         if request.speed != 1.0:
-            raise InvalidRequest("the qwen engine speaks at its natural rate only (speed 1.0)",
-                                 field="speed")
+            raise InvalidRequest(
+                "the qwen engine speaks at its natural rate only (speed 1.0)", field="speed"
+            )
         if self._tts is None:
             raise EngineError("the qwen engine is not loaded")
         text = request.text.strip()
@@ -272,7 +298,8 @@ class QwenEngine:
                 if self.seed is not None:
                     self._torch.manual_seed(self.seed)
                 wavs, rate = self._tts.generate_custom_voice(
-                    text=text, speaker=speaker, language=language, **kwargs)
+                    text=text, speaker=speaker, language=language, **kwargs
+                )
         except Exception as exc:
             raise EngineError(f"qwen synthesis failed: {exc}") from exc
         if int(rate) != self._sample_rate:
