@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 import wave
@@ -18,7 +19,8 @@ from telephony.g711 import ulaw_decode
 
 async def main(text: str, path: str) -> None:
     frames: list[bytes] = []
-    async with websockets.connect("ws://127.0.0.1:8080/v1/speak?encoding=mulaw") as ws:
+    base = os.environ.get("VOXGATE_URL", "ws://127.0.0.1:8080")
+    async with websockets.connect(f"{base}/v1/speak?encoding=mulaw") as ws:
         await ws.recv()  # ready
         t0 = time.perf_counter()
         for i in range(0, len(text), 4):  # token-sized pieces
