@@ -57,7 +57,6 @@ class Call:
 class CallRegistry:
     def __init__(self) -> None:
         self._by_id: dict[str, Call] = {}
-        self._calls: set[int] = set()
         self.live: dict[int, Call] = {}
 
     def __len__(self) -> int:

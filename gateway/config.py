@@ -108,16 +108,20 @@ class Settings:
         return self
 
 
+def _parser(kind: Any) -> type:
+    """int, float or str, from a field's (string) annotation."""
+    return {"int": int, "float": float}.get(str(kind), str)
+
+
 def _convert(name: str, raw: str, kind: Any) -> Any:
     text = raw.strip()
+    parse = _parser(kind)
+    if parse is str:
+        return text or None if "None" in str(kind) else text
     try:
-        if kind in (int, "int"):
-            return int(text)
-        if kind in (float, "float"):
-            return float(text)
+        return parse(text)
     except ValueError as exc:
         raise ConfigError(f"VOXGATE_{name.upper()}={raw!r} is not a number") from exc
-    return text or None if "None" in str(kind) else text
 
 
 def from_env(env: Mapping[str, str] | None = None) -> Settings:
@@ -133,12 +137,10 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """One `--flag` per setting; unset flags keep the environment's value."""
     for f in fields(Settings):
-        kind = str(f.type)
-        conv = int if kind == "int" else float if kind == "float" else str
         parser.add_argument(
             "--" + f.name.replace("_", "-"),
             dest=f.name,
-            type=conv,
+            type=_parser(f.type),
             default=None,
             help=f"{f.metadata.get('help', '')} [VOXGATE_{f.name.upper()}, default {f.default}]",
         )

@@ -40,6 +40,15 @@ log = logging.getLogger(__name__)
 SEND_TIMEOUT_S = 10.0
 
 
+def _base(language: str) -> str:
+    return language.lower().split("-")[0]
+
+
+def _speaks(languages: tuple[str, ...], language: str) -> bool:
+    """`en` and `en-US` match a voice that speaks `en-us`; `auto` matches any voice."""
+    return language.lower() == "auto" or _base(language) in {_base(x) for x in languages}
+
+
 class ClientGone(Exception):
     """The client stopped reading (send timed out) or disconnected."""
 
@@ -52,9 +61,7 @@ class SpeakSession:
         self.id = uuid.uuid4().hex[:12]
         self.log_extra: dict[str, str] = {"session": self.id}
         self._send_lock = asyncio.Lock()
-        self.segmenter = SentenceSegmenter(
-            settings.language or "en", max_wait_s=gateway.settings.sentence_wait_s
-        )
+        self.segmenter = self._new_segmenter()
         self.pipeline: SpeechPipeline | None = None
         self.call: Call | None = None
         self.chars_accepted = 0
@@ -120,12 +127,7 @@ class SpeakSession:
                 fatal=True,
             )
         language = s.language or self.gw.settings.language
-        if (
-            language
-            and language.lower() not in {lang.lower() for lang in voice.languages} | {"auto"}
-            and language.lower().split("-")[0]
-            not in {lang.lower().split("-")[0] for lang in voice.languages}
-        ):
+        if language and not _speaks(voice.languages, language):
             raise ProtocolError(
                 "invalid_setting",
                 f"voice {voice.name} speaks {', '.join(voice.languages)}, not {language!r}",
@@ -134,13 +136,16 @@ class SpeakSession:
             )
         return {"voice": voice.name, "language": language or voice.default_language}
 
+    def _new_segmenter(self) -> SentenceSegmenter:
+        return SentenceSegmenter(
+            self.settings.language or "en", max_wait_s=self.gw.settings.sentence_wait_s
+        )
+
     async def restart(self, settings: SpeakSettings) -> None:
         """Apply a first-message `start`: rebuild the output and answer with a new `ready`."""
         await self._release_output()
         self.settings = settings
-        self.segmenter = SentenceSegmenter(
-            settings.language or "en", max_wait_s=self.gw.settings.sentence_wait_s
-        )
+        self.segmenter = self._new_segmenter()
         await self.start()
 
     async def _release_output(self) -> None:

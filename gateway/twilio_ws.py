@@ -68,6 +68,7 @@ async def twilio_endpoint(ws: WebSocket) -> None:
     await ws.accept()
     codec = TwilioCodec()
     call: Call | None = None
+    leg: TwilioLeg | None = None
     reason = "hangup"
 
     async def send_text(text: str) -> None:
@@ -102,12 +103,12 @@ async def twilio_endpoint(ws: WebSocket) -> None:
                 call = start_call(gw, leg, event)
                 gw.refresh_gauges()
                 log.info("twilio call started", extra={"call": call.id})
-            elif call is None:
+            elif call is None or leg is None:
                 continue
             elif isinstance(event, Dtmf):
                 await call.emit({"type": "dtmf", "digit": event.digit, "call": call.id})
             elif isinstance(event, Mark):
-                outcome = call.leg.on_mark_echo(event.name)  # type: ignore[attr-defined]
+                outcome = leg.on_mark_echo(event.name)
                 log.debug("mark %s %s", event.name, outcome, extra={"call": call.id})
             elif isinstance(event, Stop):
                 reason = "stop"
