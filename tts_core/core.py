@@ -194,6 +194,7 @@ class SpeechCore:
         *,
         buffered_s: float = 0.0,
         timing: Timing | None = None,
+        tenant: str = "",
     ) -> AsyncIterator[np.ndarray]:
         """Yield int16 PCM chunks for one sentence.
 
@@ -203,6 +204,9 @@ class SpeechCore:
         render time (moving real-time factor × the sentence's estimated
         length). The earliest deadline gets the engine next. Ignoring the
         render time would let a long sentence start too late and leave a gap.
+        Between `tenant`s (API keys) the engine is shared fairly first (see
+        `DeadlineScheduler`), so one tenant's many sessions cannot starve
+        another tenant's callers.
 
         Leaving the iterator early abandons the sentence: a streaming engine
         stops at its next chunk, and the slot is released as soon as the engine
@@ -221,7 +225,9 @@ class SpeechCore:
         self._pending += 1
         try:
             await self.ensure_loaded()
-            await self.scheduler.acquire(self.deadline(request.text, buffered_s))
+            await self.scheduler.acquire(
+                self.deadline(request.text, buffered_s), tenant, speech_units(request.text)
+            )
         except BaseException:
             self._pending -= 1
             raise
