@@ -11,8 +11,11 @@ from .engine import (
     EngineError,
     EngineUnavailable,
     InvalidRequest,
+    Resolved,
     SynthesisRequest,
     Voice,
+    language_tag,
+    primary_language,
 )
 from .factory import ENGINES, create_engine
 
@@ -24,9 +27,12 @@ __all__ = [
     "EngineError",
     "EngineUnavailable",
     "InvalidRequest",
+    "Resolved",
     "SpeechCore",
     "SynthesisRequest",
     "Timing",
     "Voice",
     "create_engine",
+    "language_tag",
+    "primary_language",
 ]

@@ -23,7 +23,7 @@ import numpy as np
 
 from .budget import speech_units
 from .cache import AudioCache, CacheKey
-from .engine import Engine, EngineError, SynthesisRequest, Voice
+from .engine import Engine, EngineError, Resolved, SynthesisRequest, Voice, resolve_by_voices
 from .scheduler import DeadlineScheduler
 
 log = logging.getLogger(__name__)
@@ -166,6 +166,21 @@ class SpeechCore:
 
     def default_voice(self) -> str:
         return self.engine.default_voice()
+
+    async def resolve(
+        self, voice: str | None, language: str | None, speed: float = 1.0
+    ) -> Resolved:
+        """The engine's verdict on a session's voice, language and speed (loads it if needed).
+
+        Raises `InvalidRequest` naming the field, or `EngineUnavailable`.
+        """
+        await self.ensure_loaded()
+        resolve = getattr(self.engine, "resolve", None)
+        if resolve is not None:
+            return resolve(voice, language, speed)
+        return resolve_by_voices(
+            self.engine.voices(), self.engine.default_voice(), voice, language, speed
+        )
 
     # -- synthesis -------------------------------------------------------
 

@@ -47,6 +47,99 @@ class Voice:
 
 
 @dataclass(frozen=True)
+class Resolved:
+    """What a session will speak with, decided once when it starts.
+
+    `voice` and `language` are the engine's own names (what goes into every
+    `SynthesisRequest`); `locale` is the client's BCP 47 tag when it gave a
+    regional one ("en-GB" for an en-us voice), which decides how numbers and
+    dates are read, and None when the language is left to the engine ("auto").
+    """
+
+    voice: str
+    language: str
+    locale: str | None
+    speed: float = 1.0
+
+
+# Client language tags (ISO 639-1) for the language names some engines use.
+LANGUAGE_NAMES = {
+    "arabic": "ar", "chinese": "zh", "dutch": "nl", "english": "en", "french": "fr",
+    "german": "de", "hindi": "hi", "italian": "it", "japanese": "ja", "korean": "ko",
+    "polish": "pl", "portuguese": "pt", "russian": "ru", "spanish": "es", "turkish": "tr",
+}  # fmt: skip
+
+
+def language_tag(language: str | None) -> str | None:
+    """A client's language as a BCP 47 tag ("en_us" → "en-US", "English" → "en"), or None.
+
+    None means "auto": the engine decides, and nothing locale-specific applies.
+    """
+    if language is None:
+        return None
+    text = language.strip().replace("_", "-")
+    if not text or text.lower() == "auto":
+        return None
+    if text.lower() in LANGUAGE_NAMES:
+        return LANGUAGE_NAMES[text.lower()]
+    primary, _, rest = text.partition("-")
+    if not rest:
+        return primary.lower()
+    region = rest.upper() if len(rest) == 2 else rest
+    return f"{primary.lower()}-{region}"
+
+
+def primary_language(language: str | None) -> str:
+    """ "en" for "en-US", "en_us" or "English"; "" for None or "auto"."""
+    tag = language_tag(language)
+    return tag.split("-")[0] if tag else ""
+
+
+def resolve_by_voices(
+    voices: list[Voice],
+    default_voice: str,
+    voice: str | None,
+    language: str | None,
+    speed: float,
+    *,
+    speeds: tuple[float, float] = (0.25, 4.0),
+    engine: str = "this engine",
+) -> Resolved:
+    """The resolver for engines whose voices each speak a few languages (Piper, tests).
+
+    A voice matches by name, case-insensitively. A language matches a voice
+    when its primary subtag does ("en-GB" is spoken by an en-us voice; the
+    region stays as the locale for reading numbers and dates), and "auto" or
+    nothing means the voice's default.
+    """
+    by_name = {v.name.lower(): v for v in voices}
+    name = (voice or default_voice).strip()
+    found = by_name.get(name.lower())
+    if found is None:
+        raise InvalidRequest(
+            f"unknown voice {name!r} for {engine}; available: {', '.join(by_name) or 'none'}",
+            field="voice",
+        )
+    tag = language_tag(language)
+    if tag is None:
+        engine_language = found.default_language
+    else:
+        spoken = {primary_language(x): x for x in found.languages}
+        engine_language = spoken.get(tag.split("-")[0], "")
+        if not engine_language:
+            raise InvalidRequest(
+                f"voice {found.name} speaks {', '.join(found.languages)}, not {language!r}",
+                field="language",
+            )
+    if not speeds[0] <= speed <= speeds[1]:
+        raise InvalidRequest(
+            f"speed must be between {speeds[0]} and {speeds[1]} for {engine}", field="speed"
+        )
+    locale = tag if tag and "-" in tag else language_tag(engine_language)
+    return Resolved(found.name, engine_language, locale, speed)
+
+
+@dataclass(frozen=True)
 class SynthesisRequest:
     """One sentence to speak. The cache key is derived from these fields."""
 
@@ -82,6 +175,15 @@ class Engine(Protocol):
     def voices(self) -> list[Voice]: ...
 
     def default_voice(self) -> str: ...
+
+    def resolve(self, voice: str | None, language: str | None, speed: float = 1.0) -> Resolved:
+        """The one place this engine's voice, language and speed rules live.
+
+        Called once when a session starts (so a bad setting is refused up front,
+        never sentence by sentence) and again by `synthesize` on what it is given.
+        Raises `InvalidRequest` naming the field.
+        """
+        ...
 
     def synthesize(self, request: SynthesisRequest) -> Iterator[np.ndarray]: ...
 

@@ -17,10 +17,11 @@ import numpy as np
 from .engine import (
     EngineError,
     EngineUnavailable,
-    InvalidRequest,
+    Resolved,
     SynthesisRequest,
     Voice,
     float_to_int16,
+    resolve_by_voices,
 )
 
 log = logging.getLogger(__name__)
@@ -131,24 +132,13 @@ class PiperEngine:
     def default_voice(self) -> str:
         return self.voice_name
 
-    def _validate(self, request: SynthesisRequest) -> None:
-        if request.voice not in (None, "", self.voice_name):
-            raise InvalidRequest(
-                f"unknown voice {request.voice!r} for engine piper; available: {self.voice_name}",
-                field="voice",
-            )
-        languages = self.voices()[0].languages
-        lang = (request.language or "").lower()
-        if lang and lang not in ("auto", *languages) and lang != languages[0].split("-")[0]:
-            raise InvalidRequest(
-                f"voice {self.voice_name} speaks {', '.join(languages)}, not {request.language!r}",
-                field="language",
-            )
-        if not 0.25 <= request.speed <= 4.0:
-            raise InvalidRequest("speed must be between 0.25 and 4.0", field="speed")
+    def resolve(self, voice: str | None, language: str | None, speed: float = 1.0) -> Resolved:
+        return resolve_by_voices(
+            self.voices(), self.voice_name, voice, language, speed, engine="engine piper"
+        )
 
     def synthesize(self, request: SynthesisRequest) -> Iterator[np.ndarray]:
-        self._validate(request)
+        self.resolve(request.voice, request.language, request.speed)
         voice = self._voice
         if voice is None:
             raise EngineError("piper voice is not loaded")

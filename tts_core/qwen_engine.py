@@ -31,9 +31,11 @@ from tts_core.engine import (
     EngineError,
     EngineUnavailable,
     InvalidRequest,
+    Resolved,
     SynthesisRequest,
     Voice,
     float_to_int16,
+    language_tag,
 )
 
 log = logging.getLogger(__name__)
@@ -269,17 +271,25 @@ class QwenEngine:
             )
         return name
 
+    def resolve(self, voice: str | None, language: str | None, speed: float = 1.0) -> Resolved:
+        """Speaker and language as the model names them; speed is the model's own only."""
+        speaker = self.resolve_voice(voice)
+        model_language = self.resolve_language(language)
+        if speed != 1.0:
+            raise InvalidRequest(
+                "the qwen engine speaks at its natural rate only (speed 1.0)", field="speed"
+            )
+        tag = language_tag(language)
+        locale = tag if tag and "-" in tag else language_tag(model_language)
+        return Resolved(speaker, model_language, locale, speed)
+
     # ------------------------------------------------------------------ synthesis
 
     def synthesize(self, request: SynthesisRequest) -> Iterator[np.ndarray]:
         """Speak one sentence; validation happens here, before the generator starts,
         so a bad request fails at the call rather than at the first `next()`."""
-        speaker = self.resolve_voice(request.voice)
-        language = self.resolve_language(request.language)
-        if request.speed != 1.0:
-            raise InvalidRequest(
-                "the qwen engine speaks at its natural rate only (speed 1.0)", field="speed"
-            )
+        resolved = self.resolve(request.voice, request.language, request.speed)
+        speaker, language = resolved.voice, resolved.language
         if self._tts is None:
             raise EngineError("the qwen engine is not loaded")
         text = request.text.strip()

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .engine import EngineError, InvalidRequest, SynthesisRequest, Voice
+from .engine import EngineError, Resolved, SynthesisRequest, Voice, resolve_by_voices
 
 MS_PER_CHAR = 65.0
 
@@ -68,9 +68,11 @@ class SimulatedEngine:
     def duration_s(text: str, speed: float = 1.0) -> float:
         return max(1, len(text.strip())) * MS_PER_CHAR / 1000.0 / speed
 
+    def resolve(self, voice: str | None, language: str | None, speed: float = 1.0) -> Resolved:
+        return resolve_by_voices(self.voices(), "tone", voice, language, speed, engine="sim")
+
     def synthesize(self, request: SynthesisRequest) -> Iterator[np.ndarray]:
-        if request.voice not in (None, "", "tone"):
-            raise InvalidRequest(f"unknown voice {request.voice!r}; available: tone", "voice")
+        self.resolve(request.voice, request.language, request.speed)
         if self.fail_marker and self.fail_marker in request.text:
             raise EngineError(f"simulated failure on {request.text!r}")
         total = round(self.duration_s(request.text, request.speed) * self._sample_rate)

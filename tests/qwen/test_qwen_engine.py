@@ -132,6 +132,19 @@ def test_names_are_resolved_case_insensitively(
 ) -> None:
     assert engine.resolve_voice(voice) == speaker
     assert engine.resolve_language(language) == model_language
+    resolved = engine.resolve(voice, language)
+    assert (resolved.voice, resolved.language) == (speaker, model_language)
+
+
+@pytest.mark.parametrize(
+    ("language", "locale"),
+    [("en", "en"), ("en-GB", "en-GB"), ("English", "en"), ("auto", None), (None, None)],
+)
+def test_the_resolver_keeps_the_client_locale(
+    engine: QwenEngine, language: str | None, locale: str | None
+) -> None:
+    # "en" is accepted by the session now: the session and the engine share one resolver.
+    assert engine.resolve("ryan", language).locale == locale
 
 
 def test_the_model_gets_the_resolved_names(
