@@ -5,10 +5,12 @@ rate, frame duration) and derives every byte count from it, so no caller does
 `rate * ms / 1000 * width` arithmetic of its own. `UtteranceEncoder` chains the
 streaming resampler, the G.711 encoder and the framer for one sentence.
 
-Supported combinations: `mulaw` and `alaw` at 8000 Hz (G.711 proper) or 16000 Hz
-(wideband companded audio that some media servers take); `pcm16` (signed 16-bit
-little-endian) at 8000, 16000 or 24000 Hz. `frame_ms` is 10 to 100 in steps of
-10, the packetisation times telephony equipment uses.
+Supported combinations: `mulaw` and `alaw` at 8000 Hz (G.711 is defined at
+8 kHz only, and every carrier that takes it takes it at 8 kHz); `pcm16` (signed
+16-bit little-endian) at 8000, 16000 or 24000 Hz. `frame_ms` is 10 to 100 in
+steps of 10, the packetisation times telephony equipment uses. These rules
+live here only: `format_problem` is what every caller (the gateway's settings
+included) validates with.
 """
 
 from __future__ import annotations
@@ -31,16 +33,33 @@ __all__ = [
     "UtteranceEncoder",
     "decode_to_pcm16",
     "encode_pcm16",
+    "format_problem",
 ]
 
 Encoding = Literal["mulaw", "alaw", "pcm16"]
 ENCODINGS: tuple[str, ...] = get_args(Encoding)
 SAMPLE_RATES: dict[str, tuple[int, ...]] = {
-    "mulaw": (8000, 16000),
-    "alaw": (8000, 16000),
+    "mulaw": (8000,),
+    "alaw": (8000,),
     "pcm16": (8000, 16000, 24000),
 }
 _SILENCE = {"mulaw": 0xFF, "alaw": 0xD5, "pcm16": 0x00}
+
+
+def format_problem(
+    encoding: object, sample_rate: object, frame_ms: object
+) -> tuple[str, str] | None:
+    """The first thing wrong with a wire format, as (field, message), or None if it is valid."""
+    if encoding not in ENCODINGS:
+        return "encoding", f"encoding must be one of {', '.join(ENCODINGS)}, not {encoding!r}"
+    rates = SAMPLE_RATES[str(encoding)]
+    if isinstance(sample_rate, bool) or sample_rate not in rates:
+        allowed = ", ".join(str(r) for r in rates)
+        return "sample_rate", f"{encoding} is carried at {allowed} Hz, not {sample_rate!r}"
+    ms = frame_ms
+    if isinstance(ms, bool) or not isinstance(ms, int) or not 10 <= ms <= 100 or ms % 10:
+        return "frame_ms", f"frame_ms must be 10..100 in steps of 10, not {ms!r}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -52,20 +71,9 @@ class MediaFormat:
     frame_ms: int = 20
 
     def __post_init__(self) -> None:
-        if self.encoding not in ENCODINGS:
-            raise ValueError(
-                f"unsupported encoding {self.encoding!r}; expected one of {', '.join(ENCODINGS)}"
-            )
-        rates = SAMPLE_RATES[self.encoding]
-        if self.sample_rate not in rates:
-            allowed = ", ".join(str(r) for r in rates)
-            raise ValueError(
-                f"unsupported sample_rate {self.sample_rate} for {self.encoding}; "
-                f"expected one of {allowed}"
-            )
-        ms = self.frame_ms
-        if isinstance(ms, bool) or not isinstance(ms, int) or not 10 <= ms <= 100 or ms % 10:
-            raise ValueError(f"frame_ms must be 10..100 in steps of 10, got {ms!r}")
+        problem = format_problem(self.encoding, self.sample_rate, self.frame_ms)
+        if problem is not None:
+            raise ValueError(problem[1])
 
     @property
     def bytes_per_sample(self) -> int:

@@ -63,6 +63,8 @@ class AudioSocketLeg(CallLeg):
         self._queue: deque[bytes] = deque()
         self._max_queue = max(1, queue_ms // frame_ms)
         self._room = asyncio.Event()
+        self._empty = asyncio.Event()
+        self._empty.set()
         self._accepted_ms = 0.0
         self._written_ms = 0.0
         self._last_was_speech = False
@@ -97,8 +99,16 @@ class AudioSocketLeg(CallLeg):
             self.frames_dropped += 1
             return False
         self._queue.append(frame)
+        self._empty.clear()
         self._accepted_ms += self.fmt.frame_ms
         return True
+
+    async def wait_sent(self) -> bool:
+        """Wait until the pump has written every queued frame (not just accepted it)."""
+        epoch = self._epoch
+        while self._queue and not self._closed and epoch == self._epoch:
+            await self._empty.wait()
+        return not self._closed and epoch == self._epoch
 
     async def clear(self) -> float:
         """Drop queued speech; the frame already written still plays (< one frame).
@@ -111,11 +121,13 @@ class AudioSocketLeg(CallLeg):
         self._accepted_ms = self._written_ms
         self._cut_marks(self._written_ms)
         self._room.set()
+        self._empty.set()
         return self._written_ms
 
     def mark_closed(self) -> None:
         super().mark_closed()
         self._room.set()
+        self._empty.set()
         if self._task is not None and self._task is not asyncio.current_task():
             self._task.cancel()
 
@@ -161,6 +173,8 @@ class AudioSocketLeg(CallLeg):
                 else:
                     self.silence_frames += 1
                 await self._emit_frame(frame)
+                if speech and not self._queue:
+                    self._empty.set()  # after the write: `wait_sent` means "left this process"
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the socket went away: the call is over

@@ -154,6 +154,16 @@ class CallLeg(ABC):
         await self._emit_clear()
         return cut
 
+    async def wait_sent(self) -> bool:
+        """Wait until every frame accepted so far has left this process.
+
+        Here `send_frame` writes before it returns, so there is nothing to wait
+        for; legs with a send queue of their own (AudioSocket's pump) override
+        it. `flushed` and `done` are only true once this returns. False if a
+        `clear()` or a close dropped frames instead.
+        """
+        return not self._closed
+
     async def wait_played(self, position_ms: float | None = None) -> bool:
         """Wait until audio up to `position_ms` (default: all sent) has played.
 

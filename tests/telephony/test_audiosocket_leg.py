@@ -227,3 +227,27 @@ async def test_consume_reads_until_eof(vt) -> None:
     assert seen == [Audio(bytes(320), 8000)] * 3 + [Dtmf("#")]
     assert leg.inbound_audio_bytes == 960
     assert leg.closed
+
+
+async def test_wait_sent_returns_only_once_the_last_frame_is_written(vt) -> None:
+    """`flushed` and `done` are built on this: accepted into the queue is not sent."""
+    leg, sock = make_leg(vt, queue_ms=100)
+    leg.start()
+    for i in range(5):  # fills the 100 ms queue: all accepted at once
+        assert await leg.send_frame(speech_frame(i))
+    sent = asyncio.ensure_future(leg.wait_sent())
+    await vt.advance(0.07)  # four of the five frames written by now
+    assert len(sock.speech()) == 4 and not sent.done()
+    await vt.advance(0.02)
+    assert len(sock.speech()) == 5
+    assert sent.done() and sent.result() is True
+    # With nothing queued it returns at once; after a clear it reports the cut.
+    assert await leg.wait_sent() is True
+    await leg.send_frame(speech_frame(9))
+    await leg.send_frame(speech_frame(10))
+    cut = asyncio.ensure_future(leg.wait_sent())
+    await asyncio.sleep(0)
+    await leg.clear()
+    await vt.advance(0.001)
+    assert cut.done() and cut.result() is False
+    await leg.stop()

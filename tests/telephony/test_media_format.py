@@ -41,9 +41,10 @@ def test_defaults_are_twilio_mulaw() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"encoding": "opus"}, "unsupported encoding"),
-        ({"encoding": "mulaw", "sample_rate": 24000}, "unsupported sample_rate"),
-        ({"encoding": "pcm16", "sample_rate": 44100}, "unsupported sample_rate"),
+        ({"encoding": "opus"}, "encoding must be one of"),
+        ({"encoding": "mulaw", "sample_rate": 24000}, "mulaw is carried at 8000 Hz"),
+        ({"encoding": "alaw", "sample_rate": 16000}, "alaw is carried at 8000 Hz"),
+        ({"encoding": "pcm16", "sample_rate": 44100}, "pcm16 is carried at 8000, 16000, 24000"),
         ({"frame_ms": 15}, "frame_ms"),
         ({"frame_ms": 0}, "frame_ms"),
         ({"frame_ms": 110}, "frame_ms"),
