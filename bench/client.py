@@ -110,12 +110,17 @@ class SpeakClient:
 
     # -- reading ----------------------------------------------------------
 
-    def _frame(self, now: float) -> None:
+    def _frame(self, now: float, count: int = 1) -> None:
         log = self.log
         if self._pending is not None:
             self._pending.first_frame_at = now
             self._pending = None
-        log.frame_times.append(now)
+        log.frame_times.extend([now] * count)
+
+    def _frames_in(self, size: int) -> int:
+        """Frames in a message: several when the gateway runs far ahead (`frames_per_message`)."""
+        frame_bytes = self.log.ready.get("frame_bytes") if self.log.ready else None
+        return max(1, size // frame_bytes) if frame_bytes else 1
 
     def _event(self, now: float, body: dict[str, Any]) -> None:
         kind = body.get("type")
@@ -142,7 +147,7 @@ class SpeakClient:
             async for msg in ws:
                 now = time.perf_counter()
                 if isinstance(msg, bytes):
-                    self._frame(now)
+                    self._frame(now, self._frames_in(len(msg)))
                 elif msg.startswith(_TWILIO_MEDIA):
                     self._frame(now)
                 elif msg.startswith(_TWILIO_OTHER):
@@ -150,7 +155,7 @@ class SpeakClient:
                 else:
                     body = json.loads(msg)
                     if body.get("type") == "audio":  # format=json frames
-                        self._frame(now)
+                        self._frame(now, self._frames_in(len(body["payload"]) * 3 // 4))
                     else:
                         self._event(now, body)
         except websockets.ConnectionClosed as exc:

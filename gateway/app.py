@@ -4,31 +4,65 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
+import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from tts_core import AudioCache, EngineUnavailable, SpeechCore, create_engine
 
 from .audiosocket_server import AudioSocketServer
-from .auth import authorized, deny
+from .auth import (
+    accepted_subprotocol,
+    authorized,
+    deny,
+    forbidden_origin,
+    origin_allowed,
+    tenant_of,
+)
 from .calls import CallRegistry
 from .config import Settings
 from .metrics import Metrics
 from .protocol import ProtocolError, SpeakSettings, parse_settings
-from .session import SpeakSession
+from .segment_worker import SegmentationWorker
+from .serving import bind, start_ops_server
+from .session import SessionEnded, SpeakSession
+from .tenants import Tenants
 from .twilio_ws import twilio_endpoint
 
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+# Only the page's own files, no framing, no sniffing: the demo page holds an API key.
+SECURITY_HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        b"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
+
+
+@dataclass
+class Listeners:
+    """Sockets bound before the server starts (so a busy port is a clean error, not a trace)."""
+
+    audiosocket: socket.socket | None = None
+    ops: socket.socket | None = None
 
 
 class Gateway:
@@ -51,7 +85,10 @@ class Gateway:
         self.metrics = Metrics()
         self.calls = CallRegistry()
         self.sessions: set[SpeakSession] = set()
+        self.tenants = Tenants(settings)
+        self.segmentation = SegmentationWorker()
         self.audiosocket: AudioSocketServer | None = None
+        self._cache_hits_seen = 0
 
     def default_speak_settings(self) -> SpeakSettings:
         return SpeakSettings(lead_ms=self.settings.lead_ms)
@@ -62,6 +99,8 @@ class Gateway:
             "max_message_bytes": s.max_message_bytes,
             "max_session_chars": s.max_session_chars,
             "max_queued_sentences": s.max_queued_sentences,
+            "max_pending_marks": s.max_pending_marks,
+            "max_sentence_chars": s.max_sentence_chars,
             "session_idle_s": s.session_idle_s,
             "sentence_wait_s": s.sentence_wait_s,
         }
@@ -72,11 +111,16 @@ class Gateway:
             live = sum(1 for c in self.calls.all() if c.carrier == carrier)
             self.metrics.calls.labels(carrier=carrier).set(live)
         self.metrics.queue_depth.set(self.core.queue_depth)
-        self.metrics.cache_hits.set(self.core.cache.hits)
+        hits = self.core.stats.cache_hits
+        self.metrics.cache_hits.inc(max(0, hits - self._cache_hits_seen))
+        self._cache_hits_seen = hits
 
 
-def gateway_of(scope_holder: Request | WebSocket) -> Gateway:
-    return scope_holder.app.state.gateway
+def gateway_of(conn: HTTPConnection) -> Gateway:
+    return conn.app.state.gateway
+
+
+# -- operations -------------------------------------------------------------------------
 
 
 async def healthz(request: Request) -> Response:
@@ -84,17 +128,17 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
+    """Whether this process can take calls, without loading the engine to find out.
+
+    Loading a GPU model to answer a probe every few seconds would defeat idle
+    unload; the engine loads on first use, and a failed load is what makes the
+    gateway unready. The reason stays in the log, not in a public response.
+    """
     gw = gateway_of(request)
-    try:
-        await gw.core.ensure_loaded()
-    except EngineUnavailable as exc:
-        return JSONResponse(
-            {"status": "unavailable", "engine": gw.core.engine.name, "error": str(exc)},
-            status_code=503,
-        )
-    return JSONResponse(
-        {"status": "ready", "engine": gw.core.engine.name, "loaded": gw.core.loaded}
-    )
+    body = {"status": "ready", "engine": gw.core.engine.name, "loaded": gw.core.loaded}
+    if gw.core.last_error is not None and not gw.core.loaded:
+        return JSONResponse(body | {"status": "unavailable"}, status_code=503)
+    return JSONResponse(body)
 
 
 async def metrics(request: Request) -> Response:
@@ -103,14 +147,29 @@ async def metrics(request: Request) -> Response:
     return Response(gw.metrics.render(), media_type=gw.metrics.content_type)
 
 
+OPS_ROUTES = [
+    Route("/healthz", healthz),
+    Route("/readyz", readyz),
+    Route("/metrics", metrics),
+]
+
+
+# -- public ---------------------------------------------------------------------------
+
+
 async def voices(request: Request) -> Response:
     gw = gateway_of(request)
+    if not origin_allowed(request, gw.settings):
+        return forbidden_origin()
     if not authorized(request, gw.settings):
         return deny()
     try:
         found = await gw.core.voices()
     except EngineUnavailable as exc:
-        return JSONResponse({"error": "engine_unavailable", "message": str(exc)}, 503)
+        log.error("engine unavailable: %s", exc)
+        return JSONResponse(
+            {"error": "engine_unavailable", "message": "the speech engine is not available"}, 503
+        )
     return JSONResponse(
         {
             "engine": gw.core.engine.name,
@@ -138,16 +197,17 @@ async def index(request: Request) -> Response:
 
 async def speak(ws: WebSocket) -> None:
     gw = gateway_of(ws)
-    if not authorized(ws, gw.settings):
+    if not origin_allowed(ws, gw.settings):
+        gw.metrics.errors.labels(code="forbidden_origin").inc()
+        await ws.close(code=1008, reason="origin not allowed")  # before accept: HTTP 403
+        return
+    tenant = tenant_of(ws, gw.settings)
+    if tenant is None:
         await ws.close(code=1008, reason="missing or invalid API key")
         return
-    await ws.accept()
+    await ws.accept(subprotocol=accepted_subprotocol(ws))
     if len(gw.sessions) >= gw.settings.max_sessions:
-        await ws.send_json(
-            {"type": "error", "code": "over_capacity", "message": "server is at capacity"}
-        )
-        gw.metrics.errors.labels(code="over_capacity").inc()
-        await ws.close(code=1013, reason="over capacity")
+        await _refuse(ws, gw, "over_capacity", "server is at capacity")
         return
     query = {k: v for k, v in ws.query_params.items() if k != "token"}
     try:
@@ -157,7 +217,11 @@ async def speak(ws: WebSocket) -> None:
         await ws.send_json(exc.event())
         await ws.close(code=1008, reason=exc.code)
         return
-    session = SpeakSession(ws, gw, settings)
+    session = SpeakSession(ws, gw, settings, tenant)
+    queued = lambda: session.pipeline.queued if session.pipeline else 0  # noqa: E731
+    if not gw.tenants.admit(tenant, id(session), queued):
+        await _refuse(ws, gw, "tenant_over_capacity", "this API key has too many sessions open")
+        return
     gw.sessions.add(session)
     gw.refresh_gauges()
     try:
@@ -165,40 +229,98 @@ async def speak(ws: WebSocket) -> None:
             await session.start()
         except ProtocolError as exc:
             await session.error(exc)
-            await ws.close(code=1008, reason=exc.code)
+            session.end_reason = exc.code
+            await session.close(1008, exc.code)
+            return
+        except SessionEnded:
             return
         await session.run()
     except Exception:
         log.exception("session failed", extra=session.log_extra)
-        with contextlib.suppress(Exception):
-            await session.emit({"type": "error", "code": "internal", "message": "internal error"})
-            await ws.close(code=1011)
+        session.end_reason = "internal_error"
+        await session.emit({"type": "error", "code": "internal", "message": "internal error"})
+        await session.close(1011)
     finally:
         await session.aclose()
         gw.sessions.discard(session)
+        gw.tenants.leave(tenant, id(session))
         gw.refresh_gauges()
+        log.info(
+            "session ended",
+            extra=session.log_extra
+            | {
+                "reason": session.end_reason,
+                "duration_s": round(time.monotonic() - session.started_at, 3),
+            },
+        )
 
 
-def create_app(settings: Settings | None = None, core: SpeechCore | None = None) -> Starlette:
+async def _refuse(ws: WebSocket, gw: Gateway, code: str, message: str) -> None:
+    gw.metrics.errors.labels(code=code).inc()
+    await ws.send_json({"type": "error", "code": code, "message": message})
+    await ws.close(code=1013, reason=code.replace("_", " "))
+
+
+class SecurityHeaders:
+    """Adds `SECURITY_HEADERS` to every HTTP response (pure ASGI: WebSockets untouched)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app(
+    settings: Settings | None = None,
+    core: SpeechCore | None = None,
+    *,
+    listeners: Listeners | None = None,
+) -> Starlette:
     settings = (settings or Settings()).validate()
     gw = Gateway(settings, core)
+    listeners = listeners or Listeners()
+    ops_app: Starlette | None = None
+    if settings.ops_port:
+        ops_app = Starlette(routes=list(OPS_ROUTES))
+        ops_app.state.gateway = gw
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         gw.core.start()
-        if settings.audiosocket_port:
-            gw.audiosocket = AudioSocketServer(gw)
-            await gw.audiosocket.start(settings.audiosocket_host, settings.audiosocket_port)
+        ops_server = None
         try:
+            if settings.audiosocket_port:
+                gw.audiosocket = AudioSocketServer(gw)
+                await gw.audiosocket.start(
+                    settings.audiosocket_host, settings.audiosocket_port, listeners.audiosocket
+                )
+            if ops_app is not None:
+                sock = listeners.ops or bind(settings.ops_host, settings.ops_port)
+                ops_server = await start_ops_server(ops_app, settings, sock)
             yield
         finally:
+            if ops_server is not None:
+                server, task = ops_server
+                server.should_exit = True
+                with contextlib.suppress(Exception):
+                    await task
             await shutdown(gw)
 
-    routes = [
+    # With an operations port, readiness and metrics are served there only.
+    public_ops = [r for r in OPS_ROUTES if ops_app is None or r.path == "/healthz"]
+    routes: list[BaseRoute] = [
         Route("/", index),
-        Route("/healthz", healthz),
-        Route("/readyz", readyz),
-        Route("/metrics", metrics),
+        *public_ops,
         Route("/v1/voices", voices),
         WebSocketRoute("/v1/speak", speak),
         WebSocketRoute("/twilio", twilio_endpoint),
@@ -206,6 +328,7 @@ def create_app(settings: Settings | None = None, core: SpeechCore | None = None)
     if STATIC_DIR.is_dir():
         routes.append(Mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static"))
     app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(SecurityHeaders)
     app.state.gateway = gw
     return app
 
@@ -217,12 +340,14 @@ async def shutdown(gw: Gateway) -> None:
             await session.emit(
                 {"type": "error", "code": "shutting_down", "message": "server is shutting down"}
             )
-            await session.ws.close(code=1001, reason="server shutting down")
+            session.end_reason = "server_shutdown"
+            await session.close(1001, "server shutting down")
     for call in gw.calls.all():
         with contextlib.suppress(Exception):
             await call.leg.hangup()
         await gw.calls.end(call, "server_shutdown")
     if gw.audiosocket is not None:
         await gw.audiosocket.stop()
+    gw.segmentation.close()
     if gw.owns_core:
         await gw.core.aclose()

@@ -5,6 +5,12 @@ caller audio every 20 ms until hang-up. The call is registered by UUID; its
 leg paces our audio in real time and fills gaps with silence so Asterisk's
 inactivity timer never fires. Bound to loopback unless configured otherwise:
 AudioSocket has no authentication of its own.
+
+Bounds: at most `max_audiosocket_calls` connections (more are closed at once);
+a connection must send its UUID within a few seconds, and a call that sends
+nothing for `audiosocket_idle_s` is hung up (Asterisk sends audio every 20 ms,
+so silence from it means a dead peer, not a quiet caller). The call is
+registered only once its leg is set up, and ended in a `finally`.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from telephony.audiosocket import (
@@ -24,8 +32,9 @@ from telephony.audiosocket import (
 )
 from telephony.legs import AudioSocketLeg
 
-from .calls import Call
+from .calls import Call, CallIdTaken
 from .pipeline import SpeechPipeline
+from .protocol import clip
 
 if TYPE_CHECKING:
     from .app import Gateway
@@ -46,8 +55,11 @@ class AudioSocketServer:
         assert self._server is not None
         return self._server.sockets[0].getsockname()[1]
 
-    async def start(self, host: str, port: int) -> None:
-        self._server = await asyncio.start_server(self._serve, host, port)
+    async def start(self, host: str, port: int, sock: socket.socket | None = None) -> None:
+        if sock is not None:
+            self._server = await asyncio.start_server(self._serve, sock=sock)
+        else:
+            self._server = await asyncio.start_server(self._serve, host, port)
         log.info("audiosocket listening", extra={"host": host, "port": self.port})
 
     async def stop(self) -> None:
@@ -66,6 +78,11 @@ class AudioSocketServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
+        if len(self._connections) >= self.gw.settings.max_audiosocket_calls:
+            self.gw.metrics.errors.labels(code="audiosocket_over_capacity").inc()
+            log.warning("audiosocket connection refused: at capacity")
+            writer.close()
+            return
         self._connections.add(task)
         try:
             await self._call(reader, writer)
@@ -86,7 +103,7 @@ class AudioSocketServer:
             if messages:
                 first, rest = messages[0], messages[1:]
                 if not isinstance(first, Uuid):
-                    raise AudioSocketProtocolError("no_uuid", f"first message was {first!r}")
+                    raise AudioSocketProtocolError("no_uuid", f"first message was {clip(first)}")
                 return first.uuid, rest
 
     async def _call(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -96,7 +113,7 @@ class AudioSocketServer:
             call_id, early = await asyncio.wait_for(self._read_uuid(reader, parser), UUID_TIMEOUT_S)
         except (TimeoutError, AudioSocketProtocolError) as exc:
             gw.metrics.errors.labels(code="audiosocket_protocol").inc()
-            log.warning("audiosocket connection rejected: %s", exc)
+            log.warning("audiosocket connection rejected: %s", clip(str(exc)))
             return
 
         async def send_bytes(data: bytes) -> None:
@@ -109,12 +126,20 @@ class AudioSocketServer:
             leg,
             metrics=gw.metrics,
             max_queued=gw.settings.max_queued_sentences,
+            max_markers=gw.settings.max_pending_marks,
             log_extra={"call": call_id},
         )
         call = Call(call_id, "audiosocket", leg, pipeline)
-        gw.calls.register(call)
-        gw.refresh_gauges()
-        log.info("audiosocket call started", extra={"call": call_id})
+        call.output = {"format": "audiosocket", "encoding": "pcm16", "sample_rate": 8000,
+                       "frame_ms": leg.fmt.frame_ms}  # fmt: skip
+        try:
+            gw.calls.register(call)
+        except CallIdTaken as exc:
+            # Someone is claiming a live call's UUID: refuse this connection, not the call.
+            gw.metrics.errors.labels(code="call_id_taken").inc()
+            log.warning("audiosocket call refused: %s", exc, extra={"call": clip(call_id, 64)})
+            await pipeline.aclose()
+            return
         reason = "hangup"
         events: asyncio.Queue[Message] = asyncio.Queue()
         for msg in early:
@@ -127,14 +152,21 @@ class AudioSocketServer:
                     await call.emit({"type": "dtmf", "digit": msg.digit, "call": call_id})
 
         forwarder = asyncio.create_task(forward())
-        leg.start()
         try:
+            gw.refresh_gauges()
+            log.info("audiosocket call started", extra={"call": call_id})
+            leg.start()
             if not any(isinstance(m, Hangup) for m in early):
-                await leg.consume(reader.read, events.put_nowait)
+                await leg.consume(self._reader(reader), events.put_nowait)
         except AudioSocketProtocolError as exc:
             gw.metrics.errors.labels(code="audiosocket_protocol").inc()
-            log.warning("audiosocket protocol error: %s", exc, extra={"call": call_id})
+            log.warning("audiosocket protocol error: %s", clip(str(exc)), extra={"call": call_id})
             reason = "protocol_error"
+        except TimeoutError:
+            log.warning("audiosocket call silent, hanging up", extra={"call": call_id})
+            reason = "idle_timeout"
+            with contextlib.suppress(Exception):
+                await leg.hangup()
         except (ConnectionError, OSError):
             reason = "disconnected"
         finally:
@@ -146,3 +178,15 @@ class AudioSocketServer:
             await leg.stop()
             await gw.calls.end(call, reason)
             gw.refresh_gauges()
+
+    def _reader(self, reader: asyncio.StreamReader) -> Callable[[int], Awaitable[bytes]]:
+        """`reader.read`, raising TimeoutError when the peer sends nothing for too long."""
+        idle_s = self.gw.settings.audiosocket_idle_s
+
+        async def read(n: int) -> bytes:
+            if not idle_s:
+                return await reader.read(n)
+            async with asyncio.timeout(idle_s):
+                return await reader.read(n)
+
+        return read

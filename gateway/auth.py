@@ -1,31 +1,95 @@
-"""Who may connect: API keys for `/v1/*`, Twilio request signatures for `/twilio`."""
+"""Who may connect: API keys (each key a tenant), browser origins, Twilio signatures.
+
+Keys are accepted the three ways clients can send them: an `Authorization:
+Bearer` header (servers and SDKs), a `token` query parameter (tools that can
+set nothing else), or a WebSocket subprotocol `voxgate.key.<base64url(key)>`
+next to `voxgate` (browsers, which cannot set headers on a WebSocket and
+should not put secrets in URLs). A key is never logged: tenants are known by a
+label derived from a hash of their key.
+
+Browsers send `Origin` on every WebSocket handshake and cross-site requests;
+servers and SDKs send none. A page on another site must not drive a caller's
+gateway from its visitors' browsers, so only the gateway's own origin and those
+listed in `VOXGATE_ALLOWED_ORIGINS` are let in; requests without an Origin are
+unaffected.
+"""
 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
+from urllib.parse import urlsplit
 
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 
 from .config import Settings
 
+SUBPROTOCOL = "voxgate"
+KEY_SUBPROTOCOL_PREFIX = "voxgate.key."
+OPEN_TENANT = "open"  # every client, when no API keys are configured
+
+
+def _same(a: str, b: str) -> bool:
+    """Constant-time equality for any strings (compare_digest refuses non-ASCII str)."""
+    return hmac.compare_digest(
+        a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass")
+    )
+
+
+def offered_subprotocols(conn: HTTPConnection) -> list[str]:
+    header = conn.headers.get("sec-websocket-protocol", "")
+    return [p.strip() for p in header.split(",") if p.strip()]
+
+
+def _key_from_subprotocol(conn: HTTPConnection) -> str | None:
+    for proto in offered_subprotocols(conn):
+        if proto.startswith(KEY_SUBPROTOCOL_PREFIX):
+            encoded = proto[len(KEY_SUBPROTOCOL_PREFIX) :]
+            try:
+                return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+            except (binascii.Error, ValueError):
+                return ""  # presented, but not a key: fails like a wrong one
+    return None
+
 
 def presented_key(conn: HTTPConnection) -> str | None:
     header = conn.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
+    if header[:7].lower() == "bearer ":
         return header[7:].strip()
-    return conn.query_params.get("token")
+    token = conn.query_params.get("token")
+    if token is not None:
+        return token
+    return _key_from_subprotocol(conn)
+
+
+def tenant_label(key: str) -> str:
+    """A stable, non-reversible name for the tenant behind `key` (for logs and metrics)."""
+    return "t-" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+
+
+def tenant_of(conn: HTTPConnection, settings: Settings) -> str | None:
+    """The tenant this connection speaks for, or None when its key is missing or wrong."""
+    keys = settings.api_key_set
+    if not keys:
+        return OPEN_TENANT
+    key = presented_key(conn)
+    if key is None:
+        return None
+    # Compare against every key in constant time so timing reveals nothing.
+    matches = [k for k in keys if _same(key, k)]
+    return tenant_label(matches[0]) if matches else None
 
 
 def authorized(conn: HTTPConnection, settings: Settings) -> bool:
-    keys = settings.api_key_set
-    if not keys:
-        return True
-    key = presented_key(conn)
-    # Compare against every key in constant time so timing reveals nothing.
-    return key is not None and any(hmac.compare_digest(key, k) for k in keys)
+    return tenant_of(conn, settings) is not None
+
+
+def accepted_subprotocol(conn: HTTPConnection) -> str | None:
+    """The subprotocol to answer with: `voxgate` if offered (never the one carrying the key)."""
+    return SUBPROTOCOL if SUBPROTOCOL in offered_subprotocols(conn) else None
 
 
 def deny() -> JSONResponse:
@@ -36,6 +100,42 @@ def deny() -> JSONResponse:
     )
 
 
+# -- browser origins -------------------------------------------------------------
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url.strip())
+    scheme = {"ws": "http", "wss": "https"}.get(parts.scheme.lower(), parts.scheme.lower())
+    return f"{scheme}://{parts.netloc.lower()}" if parts.netloc else ""
+
+
+def origin_allowed(conn: HTTPConnection, settings: Settings) -> bool:
+    """True for non-browser clients, the gateway's own pages, and configured origins."""
+    origin = conn.headers.get("origin")
+    if origin is None:
+        return True
+    allowed = settings.allowed_origin_set
+    if "*" in allowed:
+        return True
+    own = urlsplit(origin.strip()).netloc.lower()
+    if own and own == conn.headers.get("host", "").lower():
+        return True
+    candidate = _origin_of(origin)
+    if settings.public_url and candidate == _origin_of(settings.public_url):
+        return True
+    return bool(candidate) and candidate in {_origin_of(o) for o in allowed}
+
+
+def forbidden_origin() -> JSONResponse:
+    return JSONResponse(
+        {"error": "forbidden_origin", "message": "this origin may not use the gateway"},
+        status_code=403,
+    )
+
+
+# -- Twilio ---------------------------------------------------------------------------
+
+
 def twilio_signature(auth_token: str, url: str, params: dict[str, str] | None = None) -> str:
     """Twilio's scheme: base64(HMAC-SHA1(token, url + sorted POST key/values))."""
     payload = url + "".join(k + v for k, v in sorted((params or {}).items()))
@@ -43,15 +143,20 @@ def twilio_signature(auth_token: str, url: str, params: dict[str, str] | None = 
     return base64.b64encode(digest).decode("ascii")
 
 
-def signed_urls(conn: HTTPConnection, public_url: str) -> list[str]:
-    """URLs Twilio may have signed for this upgrade (behind a proxy the scheme/host differ)."""
+def signed_url(conn: HTTPConnection, public_url: str) -> str:
+    """The URL Twilio signed for this upgrade.
+
+    The configured public URL when set (the only trustworthy answer behind a
+    proxy). Otherwise the scheme the server saw (uvicorn rewrites it from
+    `X-Forwarded-Proto` only for `--forwarded-allow-ips`) and the Host header,
+    which a proxy must pass through unchanged; `X-Forwarded-Host` is never
+    trusted, since any client can send it.
+    """
     path = conn.url.path + (f"?{conn.url.query}" if conn.url.query else "")
     if public_url:
-        return [public_url.rstrip("/") + path]
-    host = conn.headers.get("x-forwarded-host") or conn.headers.get("host", "")
-    proto = conn.headers.get("x-forwarded-proto")
-    schemes = [proto] if proto else ["wss", "ws", "https"]
-    return [f"{scheme}://{host}{path}" for scheme in schemes]
+        return public_url.rstrip("/") + path
+    scheme = {"http": "ws", "https": "wss"}.get(conn.url.scheme, conn.url.scheme)
+    return f"{scheme}://{conn.headers.get('host', '')}{path}"
 
 
 def valid_twilio_signature(conn: HTTPConnection, settings: Settings) -> bool:
@@ -59,7 +164,4 @@ def valid_twilio_signature(conn: HTTPConnection, settings: Settings) -> bool:
     if not token:
         return True
     signature = conn.headers.get("x-twilio-signature", "")
-    return any(
-        hmac.compare_digest(signature, twilio_signature(token, url))
-        for url in signed_urls(conn, settings.public_url)
-    )
+    return _same(signature, twilio_signature(token, signed_url(conn, settings.public_url)))

@@ -6,15 +6,29 @@ import argparse
 import asyncio
 import sys
 import time
-import wave
 from pathlib import Path
 
 import numpy as np
 
 from .config import ConfigError, Settings, add_arguments, from_args
 
+# `say` needs only what chooses and configures an engine, not the server's settings.
+SAY_SETTINGS = (
+    "engine",
+    "voice",
+    "language",
+    "model",
+    "device",
+    "dtype",
+    "attn_implementation",
+    "qwen_streaming",
+    "sim_rtf",
+)
+
 
 def _say(args: argparse.Namespace) -> int:
+    from telephony.resample import StreamResampler
+    from telephony.wav import wav_bytes
     from tts_core import EngineError, SpeechCore, SynthesisRequest, create_engine
 
     settings = from_args(args)
@@ -22,12 +36,14 @@ def _say(args: argparse.Namespace) -> int:
 
     async def render() -> tuple[np.ndarray, float]:
         core = SpeechCore(engine, idle_unload_s=0)
-        await core.ensure_loaded()
-        request = SynthesisRequest(args.text, None, settings.language, args.speed)
-        t0 = time.perf_counter()
-        parts = [chunk async for chunk in core.synthesize(request)]
-        elapsed = time.perf_counter() - t0
-        await core.aclose()
+        try:
+            resolved = await core.resolve(settings.voice, settings.language, args.speed)
+            request = SynthesisRequest(args.text, resolved.voice, resolved.language, args.speed)
+            t0 = time.perf_counter()
+            parts = [chunk async for chunk in core.synthesize(request)]
+            elapsed = time.perf_counter() - t0
+        finally:
+            await core.aclose()
         return (np.concatenate(parts) if parts else np.zeros(0, np.int16)), elapsed
 
     try:
@@ -35,15 +51,21 @@ def _say(args: argparse.Namespace) -> int:
     except EngineError as exc:
         print(f"voxgate say: {exc}", file=sys.stderr)
         return 2
+    rate = args.rate or engine.sample_rate
+    encoding = args.encoding
+    if rate != engine.sample_rate:
+        resampler = StreamResampler(engine.sample_rate, rate)
+        pcm = np.concatenate([resampler.process(pcm), resampler.flush()])
+    try:
+        data = wav_bytes(pcm.astype("<i2").tobytes(), rate, encoding)
+    except ValueError as exc:
+        print(f"voxgate say: {exc}", file=sys.stderr)
+        return 2
     out = Path(args.output)
-    with wave.open(str(out), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(engine.sample_rate)
-        wav.writeframes(pcm.astype("<i2").tobytes())
-    seconds = len(pcm) / engine.sample_rate
+    out.write_bytes(data)
+    seconds = len(pcm) / rate
     print(
-        f"wrote {out} ({seconds:.2f} s at {engine.sample_rate} Hz, "
+        f"wrote {out} ({seconds:.2f} s, {encoding} at {rate} Hz, "
         f"synthesized in {elapsed:.2f} s, RTF {elapsed / max(seconds, 1e-9):.3f})"
     )
     return 0
@@ -52,12 +74,33 @@ def _say(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .app import create_app
+    from .app import Listeners, create_app
     from .logs import setup_logging
+    from .serving import bind, uvicorn_options
 
     settings: Settings = from_args(args)
     setup_logging(settings.log_level, settings.log_format)
-    app = create_app(settings)
+    # Bind every port first: a port in use is one clear line, not a trace from inside startup.
+    ports = [("HTTP", settings.host, settings.port)]
+    if settings.audiosocket_port:
+        ports.append(("AudioSocket", settings.audiosocket_host, settings.audiosocket_port))
+    if settings.ops_port:
+        ports.append(("operations", settings.ops_host, settings.ops_port))
+    sockets = {}
+    for name, host, port in ports:
+        try:
+            sockets[name] = bind(host, port)
+        except OSError as exc:
+            for sock in sockets.values():
+                sock.close()
+            print(
+                f"voxgate: cannot listen on {host}:{port} ({name}): {exc.strerror}", file=sys.stderr
+            )
+            return 2
+    app = create_app(
+        settings,
+        listeners=Listeners(audiosocket=sockets.get("AudioSocket"), ops=sockets.get("operations")),
+    )
     print(
         f"voxgate: engine {settings.engine}, http://{settings.host}:{settings.port}/ "
         f"(demo page), ws://{settings.host}:{settings.port}/v1/speak"
@@ -65,17 +108,14 @@ def _serve(args: argparse.Namespace) -> int:
             f", AudioSocket {settings.audiosocket_host}:{settings.audiosocket_port}"
             if settings.audiosocket_port
             else ""
-        ),
+        )
+        + (f", operations {settings.ops_host}:{settings.ops_port}" if settings.ops_port else ""),
         flush=True,
     )
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        ws_max_size=settings.max_message_bytes * 4,
-        timeout_graceful_shutdown=5,
+    config = uvicorn.Config(
+        app, log_config=None, timeout_graceful_shutdown=5, **uvicorn_options(settings)
     )
+    uvicorn.Server(config).run(sockets=[sockets["HTTP"]])
     return 0
 
 
@@ -84,11 +124,25 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the gateway (HTTP, WebSocket, AudioSocket)")
     add_arguments(serve)
-    say = sub.add_parser("say", help="synthesize text once into a WAV file")
+    say = sub.add_parser(
+        "say",
+        help="synthesize text once into a WAV file",
+        description="Synthesize text once into a WAV file: wideband, or telephone audio "
+        "(--rate 8000 --encoding mulaw) as Asterisk Playback() and Twilio <Play> take it.",
+    )
     say.add_argument("text")
     say.add_argument("-o", "--output", default="voxgate.wav")
     say.add_argument("--speed", type=float, default=1.0)
-    add_arguments(say)
+    say.add_argument(
+        "--rate", type=int, default=None, help="sample rate (default: the engine's own)"
+    )
+    say.add_argument(
+        "--encoding",
+        choices=("pcm16", "mulaw", "alaw"),
+        default="pcm16",
+        help="pcm16 (default), or G.711 mulaw/alaw (8000 Hz)",
+    )
+    add_arguments(say, only=SAY_SETTINGS)
     return parser
 
 

@@ -11,6 +11,7 @@ import argparse
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 
@@ -47,7 +48,23 @@ class Settings:
     )
     audiosocket_port: int = field(default=9092, metadata={"help": "AudioSocket port (0 = off)"})
     api_keys: str = field(
-        default="", metadata={"help": "comma-separated API keys for /v1/* (empty = open)"}
+        default="",
+        metadata={"help": "comma-separated API keys for /v1/*, each a tenant (empty = open)"},
+    )
+    allowed_origins: str = field(
+        default="",
+        metadata={"help": "browser origins allowed besides the gateway's own (comma list, *)"},
+    )
+    forwarded_allow_ips: str = field(
+        default="127.0.0.1",
+        metadata={"help": "proxy addresses whose X-Forwarded-For/-Proto headers are trusted"},
+    )
+    ops_host: str = field(
+        default="127.0.0.1", metadata={"help": "bind address of the operations port"}
+    )
+    ops_port: int = field(
+        default=0,
+        metadata={"help": "serve /metrics and /readyz on this port only (0 = on the main port)"},
     )
     twilio_auth_token: str = field(
         default="", metadata={"help": "validate X-Twilio-Signature on /twilio when set"}
@@ -63,12 +80,47 @@ class Settings:
     cache_mb: int = field(default=64, metadata={"help": "audio cache size bound in MiB"})
     scheduler: str = field(default="edf", metadata={"help": "edf (deadline) or fifo"})
     max_sessions: int = field(default=200, metadata={"help": "concurrent sessions per process"})
+    tenant_max_sessions: int = field(
+        default=50, metadata={"help": "concurrent sessions per API key (with API keys)"}
+    )
+    tenant_max_queued_sentences: int = field(
+        default=256, metadata={"help": "sentences waiting per API key (with API keys)"}
+    )
     max_message_bytes: int = field(default=65536, metadata={"help": "largest client message"})
     max_session_chars: int = field(default=200_000, metadata={"help": "text accepted per session"})
     max_queued_sentences: int = field(
         default=32, metadata={"help": "sentences waiting per session before back-pressure"}
     )
+    max_pending_marks: int = field(
+        default=256, metadata={"help": "marks and flushes waiting per session"}
+    )
+    max_sentence_chars: int = field(
+        default=250,
+        metadata={"help": "longer sentences are cut at a clause boundary before synthesis"},
+    )
+    max_greeting_chars: int = field(
+        default=1000, metadata={"help": "longest call greeting (longer ones are cut)"}
+    )
     session_idle_s: float = field(default=300.0, metadata={"help": "close idle sessions"})
+    header_timeout_s: float = field(
+        default=5.0, metadata={"help": "close HTTP connections whose request head is this slow"}
+    )
+    keep_alive_s: float = field(default=5.0, metadata={"help": "HTTP keep-alive idle timeout"})
+    max_header_bytes: int = field(
+        default=16384, metadata={"help": "largest HTTP request line plus headers"}
+    )
+    max_connections: int = field(
+        default=2000, metadata={"help": "open HTTP/WebSocket connections (over: 503)"}
+    )
+    carrier_start_timeout_s: float = field(
+        default=5.0, metadata={"help": "close a carrier socket that has not started a call"}
+    )
+    audiosocket_idle_s: float = field(
+        default=5.0, metadata={"help": "hang up an AudioSocket call that sends nothing this long"}
+    )
+    max_audiosocket_calls: int = field(
+        default=500, metadata={"help": "concurrent AudioSocket connections"}
+    )
     sentence_wait_s: float = field(
         default=1.0, metadata={"help": "release an unterminated sentence after this wait"}
     )
@@ -79,6 +131,10 @@ class Settings:
     @property
     def api_key_set(self) -> frozenset[str]:
         return frozenset(k.strip() for k in self.api_keys.split(",") if k.strip())
+
+    @property
+    def allowed_origin_set(self) -> frozenset[str]:
+        return frozenset(o.strip() for o in self.allowed_origins.split(",") if o.strip())
 
     def engine_options(self) -> dict[str, Any]:
         if self.engine == "piper":
@@ -99,12 +155,34 @@ class Settings:
             raise ConfigError(f"engine must be piper, qwen or sim, not {self.engine!r}")
         if self.scheduler not in ("edf", "fifo"):
             raise ConfigError("scheduler must be edf or fifo")
-        for name in ("port", "audiosocket_port"):
+        for name in ("port", "audiosocket_port", "ops_port"):
             if not 0 <= getattr(self, name) <= 65535:
                 raise ConfigError(f"{name} must be a TCP port")
-        for name in ("max_sessions", "max_message_bytes", "max_session_chars"):
+        for name in (
+            "max_sessions",
+            "max_message_bytes",
+            "max_session_chars",
+            "max_queued_sentences",
+            "tenant_max_sessions",
+            "tenant_max_queued_sentences",
+            "max_pending_marks",
+            "max_greeting_chars",
+            "max_connections",
+            "max_audiosocket_calls",
+        ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1")
+        if self.max_queued_sentences < 2:
+            raise ConfigError("max_queued_sentences must be >= 2")
+        if not 40 <= self.max_sentence_chars <= 2000:
+            raise ConfigError("max_sentence_chars must be between 40 and 2000")
+        if self.max_header_bytes < 1024:
+            raise ConfigError("max_header_bytes must be >= 1024")
+        for name in ("header_timeout_s", "keep_alive_s", "carrier_start_timeout_s"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be > 0")
+        if self.engine == "piper" and self.voice and not Path(self.voice).is_file():
+            raise ConfigError(f"voice file not found: {self.voice}")
         return self
 
 
@@ -134,9 +212,11 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
     return Settings(**values)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """One `--flag` per setting; unset flags keep the environment's value."""
+def add_arguments(parser: argparse.ArgumentParser, only: tuple[str, ...] | None = None) -> None:
+    """One `--flag` per setting (or per setting in `only`); unset flags keep the environment's."""
     for f in fields(Settings):
+        if only is not None and f.name not in only:
+            continue
         parser.add_argument(
             "--" + f.name.replace("_", "-"),
             dest=f.name,

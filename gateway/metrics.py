@@ -48,7 +48,7 @@ class Metrics:
             registry=r,
         )
         self.audio = Counter("voxgate_audio_seconds", "Audio synthesized", registry=r)
-        self.cache_hits = Gauge(
+        self.cache_hits = Counter(
             "voxgate_cache_hits", "Sentences served from the audio cache", registry=r
         )
         self.underruns = Counter(

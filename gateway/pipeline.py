@@ -43,6 +43,18 @@ class QueueFull(Exception):
     """More sentences are waiting than the session may queue."""
 
 
+class TooManyMarkers(Exception):
+    """More marks and flushes are pending than the session may hold."""
+
+
+@dataclass
+class Cleared:
+    """What a barge-in cut: the text the listener heard, and the text never spoken."""
+
+    heard: str
+    dropped: str
+
+
 @dataclass
 class Sentence:
     index: int
@@ -91,7 +103,9 @@ class SpeechPipeline:
         emit: Emit = _no_events,
         metrics: Metrics | None = None,
         max_queued: int = 32,
+        max_markers: int = 256,
         carrier_marks: bool = False,
+        tenant: str = "",
         clock: Callable[[], float] = time.monotonic,
         log_extra: dict[str, str] | None = None,
     ) -> None:
@@ -103,10 +117,15 @@ class SpeechPipeline:
         self.emit = emit
         self.metrics = metrics
         self.max_queued = max_queued
+        self.max_markers = max_markers
         self.carrier_marks = carrier_marks
+        self.tenant = tenant
         self._clock = clock
         self._log_extra = log_extra or {}
         self._items: deque[Sentence | Marker] = deque()
+        self._queued = 0  # Sentences in _items, kept so the check per message is O(1)
+        self._unsent: deque[Sentence] = deque()  # taken for synthesis, not yet started on the leg
+        self._markers = 0  # Markers in _items, plus marks waiting to be echoed
         self._wakeup = asyncio.Event()
         self._ready: asyncio.Queue[_Rendered | Marker] = asyncio.Queue(maxsize=1)
         self._tasks: list[asyncio.Task[None]] = []
@@ -131,14 +150,23 @@ class SpeechPipeline:
 
     @property
     def queued(self) -> int:
-        return sum(isinstance(i, Sentence) for i in self._items)
+        """Sentences waiting for the engine (not yet taken by the synthesis stage)."""
+        return self._queued
+
+    @property
+    def room(self) -> int:
+        return max(0, self.max_queued - self._queued)
+
+    @property
+    def pending_markers(self) -> int:
+        return self._markers + len(self._mark_waiters)
 
     def add_sentences(
         self, texts: list[str], released_at: float | None = None, *, force: bool = False
     ) -> None:
         if not texts:
             return
-        if not force and self.queued + len(texts) > self.max_queued:
+        if not force and self._queued + len(texts) > self.max_queued:
             raise QueueFull(f"more than {self.max_queued} sentences waiting")
         when = self._clock() if released_at is None else released_at
         if self.idle and self.leg.buffered_ms() <= 0:
@@ -147,11 +175,16 @@ class SpeechPipeline:
         for text in texts:
             self._items.append(Sentence(self._next_index, text, when))
             self._next_index += 1
+        self._queued += len(texts)
         self._wakeup.set()
 
     def add_marker(self, kind: str, name: str = "") -> Marker:
+        """Queue a mark or flush in order with the sentences (close markers are never refused)."""
+        if kind != "close" and self.pending_markers >= self.max_markers:
+            raise TooManyMarkers(f"more than {self.max_markers} marks and flushes pending")
         marker = Marker(kind, name)
         self._items.append(marker)
+        self._markers += 1
         self._wakeup.set()
         return marker
 
@@ -174,7 +207,12 @@ class SpeechPipeline:
         while not self._items:
             self._wakeup.clear()
             await self._wakeup.wait()
-        return self._items.popleft()
+        item = self._items.popleft()
+        if isinstance(item, Sentence):
+            self._queued -= 1
+        else:
+            self._markers -= 1
+        return item
 
     def buffered_s(self) -> float:
         """Audio the listener has queued: on the leg plus rendered but unsent."""
@@ -190,6 +228,7 @@ class SpeechPipeline:
                 self._busy = False
                 continue
             rendered = _Rendered(item)
+            self._unsent.append(item)
             await self._ready.put(rendered)
             await self._render(rendered)
             self._busy = False
@@ -202,7 +241,7 @@ class SpeechPipeline:
         timing = Timing()
         try:
             async for chunk in self.core.synthesize(
-                request, buffered_s=self.buffered_s(), timing=timing
+                request, buffered_s=self.buffered_s(), timing=timing, tenant=self.tenant
             ):
                 self._push(rendered, encoder.feed(chunk), frame_ms)
             self._push(rendered, encoder.finish(), frame_ms)
@@ -244,6 +283,9 @@ class SpeechPipeline:
             self._mark_waiters[waiter] = marker
             waiter.add_done_callback(lambda t: self._mark_waiters.pop(t, None))
             return
+        # `flushed` and `done` mean the last frame has left the gateway, not just
+        # entered a leg's own send queue.
+        await self.leg.wait_sent()
         if marker.kind == "flush":
             await self.emit({"type": "flushed"})
         marker.done.set()
@@ -260,6 +302,8 @@ class SpeechPipeline:
         start_ms = self._sent_ms
         first_at: float | None = None
         self._current = (sentence.text, start_ms, rendered)
+        if self._unsent and self._unsent[0] is sentence:
+            self._unsent.popleft()
         while True:
             batch = await rendered.frames.get()
             if batch is None:
@@ -269,20 +313,22 @@ class SpeechPipeline:
                 self._rendered_unsent_ms -= rendered.audio_ms - (self._sent_ms - start_ms)
                 await self._sentence_failed(sentence, batch)
                 return
-            for frame in batch:
-                now = self._clock()
+            at = 0
+            while at < len(batch):
                 if first_at is None:
-                    first_at = now
-                    self._note_first_frame(sentence, now)
+                    first_at = self._clock()
+                    self._note_first_frame(sentence, first_at)
                     await self.emit(
                         {"type": "sentence", "index": sentence.index, "text": sentence.text}
                     )
-                if not await self.leg.send_frame(frame):
+                sent = await self.leg.send_frames(batch[at:])
+                if not sent:
                     self._current = None
                     return  # cut by a clear or the far end hung up: abandon the sentence
-                self._sent_ms += frame_ms
-                self._rendered_unsent_ms -= frame_ms
-                self._playout_end = max(self._playout_end, self._clock()) + frame_ms / 1000
+                at += sent
+                self._sent_ms += sent * frame_ms
+                self._rendered_unsent_ms -= sent * frame_ms
+                self._playout_end = max(self._playout_end, self._clock()) + sent * frame_ms / 1000
         self._current = None
         self._timeline.append(_Played(sentence.text, start_ms, self._sent_ms))
         self.sentences_spoken += 1
@@ -342,13 +388,17 @@ class SpeechPipeline:
                 await task
         self._tasks = []
 
-    async def clear(self) -> str:
-        """Barge-in: stop audio now and return the text the listener heard."""
+    async def clear(self) -> Cleared:
+        """Barge-in: stop audio now; report what the listener heard and what was dropped."""
         await self._stop_stages()
         dropped_markers = [i for i in self._items if isinstance(i, Marker)]
+        never_started = [*self._unsent, *(i for i in self._items if isinstance(i, Sentence))]
         self._items.clear()
+        self._unsent.clear()
+        self._queued = self._markers = 0
         played_ms = await self.leg.clear()
-        heard = self._heard(played_ms)
+        heard, unheard = self._split_heard(played_ms)
+        unheard.extend(s.text for s in never_started)
         self._timeline = []
         self._current = None
         self._sent_ms = played_ms
@@ -363,22 +413,28 @@ class SpeechPipeline:
             marker.done.set()
         if not self.closed:
             self._start_stages()
-        return heard
+        return Cleared(" ".join(heard).strip(), " ".join(unheard).strip())
 
-    def _heard(self, played_ms: float) -> str:
-        words: list[str] = []
+    def _split_heard(self, played_ms: float) -> tuple[list[str], list[str]]:
+        """Words of this response the listener heard by `played_ms`, and the rest."""
+        heard: list[str] = []
+        unheard: list[str] = []
         timeline = list(self._timeline)
         if self._current is not None:
             text, start_ms, rendered = self._current
             timeline.append(_Played(text, start_ms, start_ms + rendered.audio_ms))
         for item in timeline:
+            parts = item.text.split()
             if played_ms >= item.end_ms:
-                words.append(item.text)
+                cut = len(parts)
             elif played_ms > item.start_ms:
                 share = (played_ms - item.start_ms) / max(1.0, item.end_ms - item.start_ms)
-                parts = item.text.split()
-                words.extend(parts[: int(len(parts) * share)])
-        return " ".join(w for w in words if w).strip()
+                cut = int(len(parts) * share)
+            else:
+                cut = 0
+            heard.extend(parts[:cut])
+            unheard.extend(parts[cut:])
+        return heard, unheard
 
     async def drain(self) -> None:
         """Wait until everything queued so far has been sent.
@@ -399,3 +455,5 @@ class SpeechPipeline:
         for waiter in list(self._mark_waiters):
             waiter.cancel()
         self._items.clear()
+        self._unsent.clear()
+        self._queued = self._markers = 0

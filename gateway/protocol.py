@@ -13,9 +13,16 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from telephony.media import format_problem
+
 FORMATS = ("binary", "json", "twilio", "audiosocket")
-ENCODINGS = ("mulaw", "alaw", "pcm16")
-RATES = (8000, 16000, 24000)
+LOG_CLIP = 200  # characters of client text quoted in an error or a log line
+
+
+def clip(value: object, limit: int = LOG_CLIP) -> str:
+    """`repr(value)` cut to `limit` characters: client text quoted in errors and logs."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class ProtocolError(Exception):
@@ -27,6 +34,7 @@ class ProtocolError(Exception):
     """
 
     def __init__(self, code: str, message: str, *, field: str | None = None, fatal: bool = False):
+        message = message if len(message) <= 2 * LOG_CLIP else message[: 2 * LOG_CLIP] + "…"
         super().__init__(message)
         self.code = code
         self.message = message
@@ -52,6 +60,7 @@ class SpeakSettings:
     lead_ms: int = 200
     stream_sid: str | None = None
     call: str | None = None
+    session: str | None = None  # attach to a live call by its alias
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -71,14 +80,17 @@ def _number(field: str, value: Any, kind: type) -> Any:
         try:
             value = float(value) if kind is float else int(value)
         except ValueError as exc:
-            raise _bad(field, f"{field} must be a number, not {value!r}") from exc
+            raise _bad(field, f"{field} must be a number, not {clip(value, 40)}") from exc
     if kind is int and isinstance(value, float) and value.is_integer():
         value = int(value)
     if not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int)):
         raise _bad(field, f"{field} must be {'an integer' if kind is int else 'a number'}")
     if isinstance(value, float) and not math.isfinite(value):
         raise _bad(field, f"{field} must be finite")
-    return kind(value)
+    try:
+        return kind(value)
+    except OverflowError as exc:  # a 4000-digit integer is valid JSON but no float
+        raise _bad(field, f"{field} is out of range") from exc
 
 
 def _unicode(value: Any) -> bool:
@@ -107,10 +119,10 @@ def parse_settings(
         if key in ignore:
             continue
         if key not in SETTING_FIELDS:
-            raise _bad(key, f"unknown setting {key!r}; known: {', '.join(SETTING_FIELDS)}")
+            raise _bad(key[:64], f"unknown setting {clip(key)}; known: {', '.join(SETTING_FIELDS)}")
         if value is None:
             continue
-        if key in ("voice", "language", "stream_sid", "call"):
+        if key in ("voice", "language", "stream_sid", "call", "session"):
             setattr(settings, key, _string(key, value))
         elif key == "speed":
             settings.speed = _number(key, value, float)
@@ -124,22 +136,18 @@ def parse_settings(
 def check_settings(s: SpeakSettings) -> SpeakSettings:
     if s.format not in FORMATS:
         raise _bad("format", f"format must be one of {', '.join(FORMATS)}")
-    if s.encoding not in ENCODINGS:
-        raise _bad("encoding", f"encoding must be one of {', '.join(ENCODINGS)}")
-    if s.sample_rate not in RATES:
-        raise _bad("sample_rate", "sample_rate must be 8000, 16000 or 24000")
-    if s.encoding in ("mulaw", "alaw") and s.sample_rate != 8000:
-        raise _bad("sample_rate", f"{s.encoding} is defined at 8000 Hz only")
-    if not (10 <= s.frame_ms <= 100 and s.frame_ms % 10 == 0):
-        raise _bad("frame_ms", "frame_ms must be a multiple of 10 between 10 and 100")
+    if (problem := format_problem(s.encoding, s.sample_rate, s.frame_ms)) is not None:
+        raise _bad(*problem)
     if not 0.5 <= s.speed <= 2.0:
         raise _bad("speed", "speed must be between 0.5 and 2.0")
     if not 0 <= s.lead_ms <= 60_000:
         raise _bad("lead_ms", "lead_ms must be between 0 and 60000")
+    if s.call and s.session:
+        raise _bad("session", "attach with call (a carrier id) or session (an alias), not both")
     if s.format == "twilio":
         if s.encoding != "mulaw" or s.sample_rate != 8000:
             raise _bad("encoding", "format twilio carries mulaw at 8000 Hz")
-        if not s.stream_sid and not s.call:
+        if not s.stream_sid and not s.call and not s.session:
             raise _bad("stream_sid", "format twilio needs the stream_sid to address")
     if s.format == "audiosocket" and (s.encoding != "pcm16" or s.sample_rate not in (8000, 16000)):
         raise _bad("encoding", "format audiosocket carries pcm16 at 8000 or 16000 Hz")
@@ -170,8 +178,9 @@ def parse_client_message(raw: str | bytes, *, max_bytes: int) -> ClientMessage:
         )
     try:
         msg = json.loads(raw)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise ProtocolError("malformed_json", f"not valid JSON: {exc}") from exc
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers JSONDecodeError and integers past Python's digit limit.
+        raise ProtocolError("malformed_json", f"not valid JSON: {clip(str(exc))}") from exc
     if not isinstance(msg, dict):
         raise ProtocolError("malformed_message", "a message must be a JSON object")
     kind = msg.get("type")
@@ -179,7 +188,9 @@ def parse_client_message(raw: str | bytes, *, max_bytes: int) -> ClientMessage:
         raise ProtocolError("malformed_message", "a message needs a string 'type'", field="type")
     if kind not in CLIENT_TYPES:
         raise ProtocolError(
-            "unknown_type", f"unknown type {kind!r}; use {', '.join(CLIENT_TYPES)}", field="type"
+            "unknown_type",
+            f"unknown type {clip(kind)}; use {', '.join(CLIENT_TYPES)}",
+            field="type",
         )
     if kind == "text":
         text = msg.get("text")

@@ -27,6 +27,21 @@ How it works:
   whose first audio the listener is waiting for.
 * Text that never ends is released ``max_wait_s`` after the last piece arrived
   (``poll(now)``), or at ``flush()``.
+
+Bounded work (a session's text must never stall the event loop):
+
+* pysbd costs a fraction of a millisecond per call whatever the input, so the
+  number of calls matters as much as their size. A trigger whose context
+  pysbd already declined to split in this stream (the word before the
+  terminator and the kind of character after it: "Dr." + capital) is not
+  asked again; the next trigger with a new context re-reads the whole tail,
+  so only the moment of a release can change, never the sentences.
+* Each pending tail has a pysbd budget (``tail_budget_chars``, summed over the
+  calls made on it); once spent, triggers wait for the tail to be released by
+  the length cap, a line break, the bounded wait or a flush.
+* ``push(..., limit=n)`` refuses (``TooManySentences``) a piece that would
+  release more than ``n`` sentences and leaves the segmenter as it was, so a
+  session can keep its queue bound without losing text it accepted.
 """
 
 from __future__ import annotations
@@ -37,7 +52,13 @@ from itertools import pairwise
 import pysbd
 from pysbd.languages import LANGUAGE_CODES
 
-__all__ = ["SegmenterStats", "SentenceSegmenter", "resolve_language"]
+__all__ = [
+    "SegmenterStats",
+    "SentenceSegmenter",
+    "TooManySentences",
+    "count_triggers",
+    "resolve_language",
+]
 
 # Terminators that need whitespace after them before a sentence can end there
 # (so "3.50", "U.S.A" and "www.x.com" never trigger).
@@ -55,6 +76,8 @@ _SPACED_CLAUSE_MARKS = frozenset(",;:")
 # Clause marks that stand on their own.
 _BARE_CLAUSE_MARKS = frozenset("—–，；：、")
 _CLAUSE_MARKS = _SPACED_CLAUSE_MARKS | _BARE_CLAUSE_MARKS
+_MEMO_LIMIT = 4096  # contexts remembered per stream (a few bytes each)
+_MEMO_WORD_CHARS = 12  # how far back the context word is read
 
 _LANGUAGE_NAMES = {
     "amharic": "am",
@@ -118,6 +141,36 @@ def _word_count(text: str) -> int:
     return count
 
 
+class TooManySentences(Exception):
+    """A piece would release more sentences than the caller's limit; nothing was taken."""
+
+    def __init__(self, released: int, limit: int) -> None:
+        super().__init__(f"{released} sentences would be released, limit {limit}")
+        self.released = released
+        self.limit = limit
+
+
+def count_triggers(text: str) -> int:
+    """How many places in `text` could make the segmenter call pysbd (a cost estimate).
+
+    Counts terminators followed by whitespace or a full-width terminator, plus
+    line breaks: an upper bound on the triggers a piece brings, computed in C
+    by `str.count` so a session can decide cheaply where to segment a message.
+    """
+    spaced = sum(text.count(t + " ") + text.count(t + "\n") for t in ".!?…")
+    return spaced + sum(text.count(t) for t in _CJK_TERMINATORS) + text.count("\n")
+
+
+def _context_key(word: str, follower: str) -> str:
+    """A bounded-variety key for "pysbd declined to split after `word` before `follower`"."""
+    if len(word) <= 8 and all(c.isalpha() or c == "." for c in word):
+        shape = word.lower()
+    else:  # numbers, codes, long words: their shape, so the key space stays small
+        shape = "".join("9" if c.isdigit() else "a" if c.isalpha() else c for c in word[-8:])
+    kind = "A" if follower.isupper() else "a" if follower.isalpha() else "9"
+    return f"{shape}|{kind}"
+
+
 @dataclass
 class SegmenterStats:
     """Work counters, exposed so that tests and metrics can check the cost per piece."""
@@ -127,6 +180,7 @@ class SegmenterStats:
     max_pysbd_input: int = 0
     chars_scanned: int = 0
     max_buffer_chars: int = 0  # longest buffer copied when a piece is appended
+    triggers_skipped: int = 0  # pysbd calls saved by the context memo or the tail budget
 
 
 class SentenceSegmenter:
@@ -144,9 +198,11 @@ class SentenceSegmenter:
         min_clause_words: int = 5,
         max_wait_s: float = 1.0,
         max_sentence_chars: int = 400,
+        tail_budget_chars: int | None = None,
     ) -> None:
         if max_sentence_chars < 2:
             raise ValueError("max_sentence_chars must be at least 2")
+        self.tail_budget_chars = tail_budget_chars or 4 * max_sentence_chars
         self.language = resolve_language(language)
         self.early_first_clause = early_first_clause
         self.min_clause_words = min_clause_words
@@ -160,6 +216,9 @@ class SentenceSegmenter:
         self._scan = 0
         self._first = True
         self._last_text_at: float | None = None
+        self._declined: set[str] = set()  # contexts pysbd did not split at
+        self._tail_spent = 0  # pysbd input spent on triggers of the current tail
+        self._limit: int | None = None  # sentences the current push may release
 
     # ------------------------------------------------------------------ API
 
@@ -168,13 +227,34 @@ class SentenceSegmenter:
         """Text received but not yet released (leading whitespace dropped)."""
         return self._buf[self._start :]
 
-    def push(self, text: str, now: float) -> list[str]:
+    def push(self, text: str, now: float, *, limit: int | None = None) -> list[str]:
         """Append a piece exactly as sent; return the sentences it completes.
 
         If the pending text had already waited past its deadline (the session
-        polled late), it is released first, as ``poll`` would have done.
+        polled late), it is released first, as ``poll`` would have done. With
+        `limit`, a piece that would release more sentences raises
+        `TooManySentences` and is not taken (the segmenter is left as it was).
         """
+        if limit is None:
+            return self._push(text, now)
+        saved = (self._buf, self._start, self._scan, self._first, self._last_text_at)
+        saved_spent = self._tail_spent
+        self._limit = limit
+        try:
+            return self._push(text, now)
+        except TooManySentences:
+            self._buf, self._start, self._scan, self._first, self._last_text_at = saved
+            self._tail_spent = saved_spent
+            raise
+        finally:
+            self._limit = None
+
+    def _push(self, text: str, now: float) -> list[str]:
         released = self.poll(now)
+        if self._limit is not None:
+            self._limit -= len(released)  # what the bounded wait released counts too
+            if self._limit < 0:
+                raise TooManySentences(len(released), len(released) + self._limit)
         if not text:
             return released
         self._buf += text
@@ -197,6 +277,7 @@ class SentenceSegmenter:
         self._buf = ""
         self._start = self._scan = 0
         self._first = True
+        self._tail_spent = 0
         return released
 
     def clear(self) -> str:
@@ -205,6 +286,7 @@ class SentenceSegmenter:
         self._buf = ""
         self._start = self._scan = 0
         self._first = True
+        self._tail_spent = 0
         return dropped
 
     def next_deadline(self) -> float | None:
@@ -221,7 +303,7 @@ class SentenceSegmenter:
         buf = self._buf
         j = self._scan
         end = len(buf)
-        self.stats.chars_scanned += end - j
+        first = j
         while j < end:
             ch = buf[j]
             if j == self._start and ch.isspace():
@@ -230,8 +312,8 @@ class SentenceSegmenter:
                 continue
             if ch in _LINE_BREAKS:
                 released.extend(self._release_all(j + 1))
-            elif ch.isalnum() and self._follows_terminator(j):
-                released.extend(self._release_complete(j + 1))
+            elif ch.isalnum() and (term := self._terminator_before(j)) >= 0:
+                released.extend(self._on_trigger(term, j))
             elif (cut := self._early_clause_cut(j)) is not None:
                 released.extend(self._release_span(cut))
             if j + 1 - self._start > self.max_sentence_chars:
@@ -239,11 +321,15 @@ class SentenceSegmenter:
             while self._start <= j and buf[self._start].isspace():
                 self._start += 1
             j += 1
+            if self._limit is not None and len(released) > self._limit:
+                self.stats.chars_scanned += j - first
+                raise TooManySentences(len(released), self._limit)  # stop: the piece is refused
+        self.stats.chars_scanned += j - first
         self._scan = j
         return released
 
-    def _follows_terminator(self, j: int) -> bool:
-        """Whether buf[j] is the first letter after a sentence terminator.
+    def _terminator_before(self, j: int) -> int:
+        """The terminator's index if buf[j] is the first letter after one, else -1.
 
         Shape: terminator, closers, whitespace (required after ".!?"), openers, buf[j].
         """
@@ -258,8 +344,29 @@ class SentenceSegmenter:
         while k >= start and buf[k] in _CLOSERS:
             k -= 1
         if k < start:
-            return False
-        return buf[k] in _CJK_TERMINATORS or (spaced and buf[k] in _TERMINATORS)
+            return -1
+        if buf[k] in _CJK_TERMINATORS or (spaced and buf[k] in _TERMINATORS):
+            return k
+        return -1
+
+    def _on_trigger(self, term: int, j: int) -> list[str]:
+        """Ask pysbd about the tail up to buf[j], unless the answer is already known."""
+        buf = self._buf
+        w = term
+        floor = max(self._start, term - _MEMO_WORD_CHARS)
+        while w > floor and not buf[w - 1].isspace():
+            w -= 1
+        key = _context_key(buf[w : term + 1], buf[j])
+        if key in self._declined or self._tail_spent >= self.tail_budget_chars:
+            self.stats.triggers_skipped += 1
+            return []
+        self._tail_spent += j + 1 - self._start
+        released = self._release_complete(j + 1)
+        if not released:
+            if len(self._declined) >= _MEMO_LIMIT:
+                self._declined.clear()
+            self._declined.add(key)
+        return released
 
     def _early_clause_cut(self, j: int) -> int | None:
         """End of the first clause if buf[j] confirms one long enough to send early."""
@@ -368,6 +475,7 @@ class SentenceSegmenter:
             if sentence:
                 out.append(sentence)
         self._start = cut
+        self._tail_spent = 0
         if out:
             self._first = False
         return out

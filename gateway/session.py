@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from tts_core import EngineUnavailable
+from tts_core import EngineUnavailable, InvalidRequest, Resolved
 
 from .calls import Call
 from .outputs import make_leg
-from .pipeline import SpeechPipeline
+from .pipeline import QueueFull, SpeechPipeline
 from .protocol import (
     ClientMessage,
     ProtocolError,
@@ -30,7 +30,7 @@ from .protocol import (
     parse_client_message,
     parse_settings,
 )
-from .segmenter import SentenceSegmenter
+from .segmenter import SentenceSegmenter, TooManySentences
 
 if TYPE_CHECKING:
     from .app import Gateway
@@ -53,14 +53,24 @@ class ClientGone(Exception):
     """The client stopped reading (send timed out) or disconnected."""
 
 
+class SessionEnded(Exception):
+    """The session cannot go on (the engine is unavailable); its socket is already closed."""
+
+
 class SpeakSession:
-    def __init__(self, ws: WebSocket, gateway: Gateway, settings: SpeakSettings) -> None:
+    def __init__(
+        self, ws: WebSocket, gateway: Gateway, settings: SpeakSettings, tenant: str = ""
+    ) -> None:
         self.ws = ws
         self.gw = gateway
         self.settings = settings
+        self.tenant = tenant
         self.id = uuid.uuid4().hex[:12]
-        self.log_extra: dict[str, str] = {"session": self.id}
+        self.log_extra: dict[str, str] = {"session": self.id, "tenant": tenant}
+        self.started_at = time.monotonic()
+        self.end_reason = "disconnected"
         self._send_lock = asyncio.Lock()
+        self._segment_lock = asyncio.Lock()  # one segmenter operation at a time
         self.segmenter = self._new_segmenter()
         self.pipeline: SpeechPipeline | None = None
         self.call: Call | None = None
@@ -106,39 +116,42 @@ class SpeakSession:
         log.info("client error %s: %s", exc.code, exc.message, extra=self.log_extra)
         await self.emit(exc.event())
 
+    async def close(self, code: int, reason: str = "") -> None:
+        """Close the socket (a close frame, never a dropped connection); idempotent."""
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(2):
+                await self.ws.close(code, reason)
+
     # -- set-up ------------------------------------------------------------
 
-    async def _resolve_voice(self) -> dict[str, Any]:
-        """Check voice and language against the engine; the first session loads it."""
+    async def _resolve(self) -> Resolved:
+        """The engine's verdict on voice, language and speed; the first session loads it."""
         s = self.settings
         try:
-            voices = await self.gw.core.voices()
+            return await self.gw.core.resolve(
+                s.voice, s.language or self.gw.settings.language, s.speed
+            )
+        except InvalidRequest as exc:
+            raise ProtocolError("invalid_setting", str(exc), field=exc.field, fatal=True) from exc
         except EngineUnavailable as exc:
-            await self.emit({"type": "error", "code": "engine_unavailable", "message": str(exc)})
-            return {"voice": s.voice, "language": s.language}
-        by_name = {v.name.lower(): v for v in voices}
-        name = s.voice or self.gw.core.default_voice()
-        voice = by_name.get(name.lower())
-        if voice is None:
-            raise ProtocolError(
-                "invalid_setting",
-                f"unknown voice {name!r}; available: {', '.join(v.name for v in voices)}",
-                field="voice",
-                fatal=True,
+            # The detail (paths, library errors) goes to the log, not to the client.
+            log.error("engine unavailable: %s", exc, extra=self.log_extra)
+            await self.emit(
+                {
+                    "type": "error",
+                    "code": "engine_unavailable",
+                    "message": "the speech engine is not available; try again later",
+                }
             )
-        language = s.language or self.gw.settings.language
-        if language and not _speaks(voice.languages, language):
-            raise ProtocolError(
-                "invalid_setting",
-                f"voice {voice.name} speaks {', '.join(voice.languages)}, not {language!r}",
-                field="language",
-                fatal=True,
-            )
-        return {"voice": voice.name, "language": language or voice.default_language}
+            self.end_reason = "engine_unavailable"
+            await self.close(1011, "engine unavailable")
+            raise SessionEnded from exc
 
     def _new_segmenter(self) -> SentenceSegmenter:
         return SentenceSegmenter(
-            self.settings.language or "en", max_wait_s=self.gw.settings.sentence_wait_s
+            self.settings.language or "en",
+            max_wait_s=self.gw.settings.sentence_wait_s,
+            max_sentence_chars=self.gw.settings.max_sentence_chars,
         )
 
     async def restart(self, settings: SpeakSettings) -> None:
@@ -159,47 +172,58 @@ class SpeakSession:
 
     async def start(self) -> None:
         s = self.settings
-        resolved = await self._resolve_voice()
-        limits = self.gw.limits()
-        if s.call:
-            self.call = self.gw.calls.attach(s.call, self.emit)
+        resolved = await self._resolve()
+        if s.call or s.session:
+            self.call = self.gw.calls.attach(self.emit, call_id=s.call or "", alias=s.session or "")
             self.log_extra["call"] = self.call.id
             self.pipeline = self.call.pipeline
-            self.pipeline.voice = resolved["voice"]
-            self.pipeline.language = resolved["language"]
-            self.pipeline.speed = s.speed
-            fmt = self.call.leg.fmt
-            output = {"carrier": self.call.carrier, "call": self.call.id}
+            self.pipeline.voice = resolved.voice
+            self.pipeline.language = resolved.language
+            self.pipeline.speed = resolved.speed
+            leg_of_output = self.call.leg
+            fmt = leg_of_output.fmt
+            # What the listener actually gets is the call's own leg, not this socket's query.
+            settings = s.as_dict() | self.call.output | {"lead_ms": self.call.leg.lead_ms}
+            output = {
+                "carrier": self.call.carrier,
+                "call": self.call.id,
+                "aliases": sorted(self.call.aliases),
+            }
         else:
-            leg = make_leg(s, self.send_text, self.send_bytes)
+            leg = leg_of_output = make_leg(s, self.send_text, self.send_bytes)
             fmt = leg.fmt
             self.pipeline = SpeechPipeline(
                 self.gw.core,
                 leg,
-                voice=resolved["voice"],
-                language=resolved["language"],
-                speed=s.speed,
+                voice=resolved.voice,
+                language=resolved.language,
+                speed=resolved.speed,
                 emit=self.emit,
                 metrics=self.gw.metrics,
                 max_queued=self.gw.settings.max_queued_sentences,
+                max_markers=self.gw.settings.max_pending_marks,
                 carrier_marks=s.format == "twilio",
+                tenant=self.tenant,
                 log_extra=self.log_extra,
             )
+            settings = s.as_dict()
             output = {}
-        settings = s.as_dict() | resolved
+        settings |= {"voice": resolved.voice, "language": resolved.language}
         await self.emit(
             {
                 "type": "ready",
                 "session": self.id,
                 "engine": self.gw.core.engine.name,
                 "settings": settings,
+                "locale": resolved.locale,
                 "frame_bytes": fmt.frame_bytes,
+                "frames_per_message": leg_of_output.max_frames_per_message,
                 "engine_sample_rate": self.gw.core.sample_rate,
-                "limits": limits,
+                "limits": self.gw.limits(),
                 **output,
             }
         )
-        log.info("session ready", extra=self.log_extra | {"format": s.format})
+        log.info("session ready", extra=self.log_extra | {"format": settings["format"]})
 
     # -- receiving ---------------------------------------------------------
 
@@ -207,48 +231,107 @@ class SpeakSession:
         assert self.pipeline is not None
         if self.closing:
             raise ProtocolError("session_closing", f"{msg.type!r} after close is ignored")
-        now = time.monotonic()
         if msg.type == "start":
             if self.messages_handled > 1:
                 raise ProtocolError("already_started", "start is only allowed as the first message")
             await self.restart(parse_settings(msg.settings or {}, self.gw.default_speak_settings()))
             return
         if msg.type == "text":
-            limit = self.gw.settings.max_session_chars
-            if self.chars_accepted + len(msg.text) > limit:
-                raise ProtocolError(
-                    "text_limit", f"this session may send at most {limit} characters of text"
-                )
-            if self.pipeline.queued >= self.pipeline.max_queued:
-                raise ProtocolError(
-                    "queue_full",
-                    "too many sentences waiting to be spoken; resend this text later",
-                )
-            if self.pipeline.first_text_at is None:
-                self.pipeline.first_text_at = now
-            self.chars_accepted += len(msg.text)
-            self._release(self.segmenter.push(msg.text, now), now)
-            self._arm_timer()
+            await self._take_text(msg.text)
         elif msg.type == "flush":
-            self._release(self.segmenter.flush(), now)
+            self._check_markers()
+            async with self._segment_lock:
+                self._release(self.segmenter.flush(), time.monotonic())
             self.pipeline.add_marker("flush")
         elif msg.type == "mark":
+            self._check_markers()
             self.pipeline.add_marker("mark", msg.name)
         elif msg.type == "clear":
-            dropped = self.segmenter.clear()
-            heard = await self.pipeline.clear()
-            await self.emit({"type": "cleared", "heard": heard, "dropped_text": dropped.strip()})
+            async with self._segment_lock:
+                pending = self.segmenter.clear()
+            cleared = await self.pipeline.clear()
+            dropped = " ".join(t for t in (cleared.dropped, pending.strip()) if t)
+            await self.emit({"type": "cleared", "heard": cleared.heard, "dropped_text": dropped})
         elif msg.type == "close":
             self.closing = True
-            self._release(self.segmenter.flush(), now)
+            async with self._segment_lock:
+                self._release(self.segmenter.flush(), time.monotonic())
             self._finisher = asyncio.create_task(self._finish())
 
+    def _check_markers(self) -> None:
+        assert self.pipeline is not None
+        limit = self.pipeline.max_markers
+        if self.pipeline.pending_markers >= limit:
+            raise ProtocolError(
+                "too_many_marks",
+                f"at most {limit} marks and flushes may wait to be played; resend later",
+            )
+
+    def _room(self) -> int:
+        """Sentences this session may still queue: its own room and its tenant's."""
+        assert self.pipeline is not None
+        return min(self.pipeline.room, self.gw.tenants.room(self.tenant))
+
+    async def _take_text(self, text: str) -> None:
+        """Append a text message, or refuse it whole (nothing of it is kept).
+
+        The message may complete at most the sentences the queue has room for,
+        less one place kept for the pending tail, so a later flush, close or
+        bounded-wait release always fits. Segmentation runs where
+        `SegmentationWorker` decides, so a large message never stalls the loop.
+        """
+        assert self.pipeline is not None
+        limit = self.gw.settings.max_session_chars
+        if self.chars_accepted + len(text) > limit:
+            raise ProtocolError(
+                "text_limit", f"this session may send at most {limit} characters of text"
+            )
+        room = self._room() - 1
+        if room < 0:
+            raise self._queue_full()
+        async with self._segment_lock:
+            now = time.monotonic()
+            try:
+                released = await self.gw.segmentation.run(
+                    self.tenant, text, lambda: self.segmenter.push(text, now, limit=room)
+                )
+            except TooManySentences as exc:
+                raise self._queue_full(exc.released) from exc
+            if self.pipeline.first_text_at is None:
+                self.pipeline.first_text_at = now
+            self.chars_accepted += len(text)
+            self._release(released, now)
+        self._arm_timer()
+
+    def _queue_full(self, sentences: int = 0) -> ProtocolError:
+        detail = f" (this message completes {sentences} or more)" if sentences else ""
+        return ProtocolError(
+            "queue_full",
+            "too many sentences waiting to be spoken"
+            f"{detail}; resend this text later or in smaller pieces",
+        )
+
     def _release(self, sentences: list[str], now: float) -> None:
+        """Queue released sentences; never more than the room left.
+
+        Text a message brought was checked against the room before it was
+        taken; what a flush, a close or the bounded wait releases is the
+        pending tail (a few hundred characters at most), and if it splits into
+        more sentences than fit, the last ones are spoken as one rather than
+        dropped or queued past the limit.
+        """
         if not sentences:
             return
         assert self.pipeline is not None
-        # Accepted text is never dropped: the queue limit refuses new messages instead.
-        self.pipeline.add_sentences(sentences, released_at=now, force=True)
+        room = max(1, self._room())
+        if len(sentences) > room:
+            sentences = [*sentences[: room - 1], " ".join(sentences[room - 1 :])]
+        try:
+            self.pipeline.add_sentences(sentences, released_at=now)
+        except QueueFull:
+            # Only possible when the tail lands on a full queue: keep the limit's spirit
+            # (one item) rather than lose text the client was told was accepted.
+            self.pipeline.add_sentences([" ".join(sentences)], released_at=now, force=True)
 
     def _arm_timer(self) -> None:
         if self._timer is None or self._timer.done():
@@ -258,15 +341,16 @@ class SpeakSession:
         """Speak a sentence that never got its full stop, after a bounded wait."""
         while (deadline := self.segmenter.next_deadline()) is not None:
             await asyncio.sleep(max(0.0, deadline - time.monotonic()))
-            now = time.monotonic()
-            self._release(self.segmenter.poll(now), now)
+            async with self._segment_lock:
+                now = time.monotonic()
+                self._release(self.segmenter.poll(now), now)
 
     async def _finish(self) -> None:
         assert self.pipeline is not None
         await self.pipeline.drain()
         await self.emit({"type": "done"})
-        with contextlib.suppress(Exception):
-            await self.ws.close(1000)
+        self.end_reason = "closed"
+        await self.close(1000)
 
     async def run(self) -> None:
         """Serve the session until the client leaves, closes, or its call ends."""
@@ -300,7 +384,8 @@ class SpeakSession:
                         return
                     if call_ended is not None and call_ended.done():
                         await self.emit({"type": "done"})
-                        await self.ws.close(1000)
+                        self.end_reason = "call_ended"
+                        await self.close(1000)
                         return
                     if not done and self.pipeline is not None and self.pipeline.idle:
                         await self.emit(
@@ -310,7 +395,8 @@ class SpeakSession:
                                 "message": "no activity; closing",
                             }
                         )
-                        await self.ws.close(1000, "idle")
+                        self.end_reason = "idle"
+                        await self.close(1000, "idle")
                         return
                     continue
                 message = receive.result()
@@ -339,8 +425,8 @@ class SpeakSession:
             else "output failed"
         )
         log.info("closing session: %s", reason, extra=self.log_extra)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.ws.close(code=1008, reason=reason), 2)
+        self.end_reason = "output_failed"
+        await self.close(1008, reason)
 
     async def _dispatch(self, msg: ClientMessage) -> bool:
         """Handle one message; False when a fatal error closed the session."""
@@ -350,9 +436,11 @@ class SpeakSession:
         except ProtocolError as exc:
             await self.error(exc)
             if exc.fatal:
-                with contextlib.suppress(Exception):
-                    await self.ws.close(code=1008, reason=exc.code)
+                self.end_reason = exc.code
+                await self.close(1008, exc.code)
                 return False
+        except SessionEnded:
+            return False
         return True
 
     async def aclose(self) -> None:

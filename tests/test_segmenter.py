@@ -6,11 +6,17 @@ import re
 from collections.abc import Iterable
 from itertools import pairwise
 
+import pysbd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.segmenter import SentenceSegmenter, resolve_language
+from gateway.segmenter import (
+    SentenceSegmenter,
+    TooManySentences,
+    count_triggers,
+    resolve_language,
+)
 
 ABBREVIATION_CASES = [
     "Dr. Smith called at 3 p.m. to confirm.",
@@ -321,3 +327,71 @@ def test_early_clause_cut_never_loses_or_duplicates_text(case: tuple[str, list[s
     out = segment_all(pieces, min_clause_words=2)
     assert squash("".join(out)) == squash(text)
     assert all(s and s == s.strip() for s in out)
+
+
+# -- bounded work -------------------------------------------------------------------
+
+WORST_CASES = {
+    "repeated abbreviation": "Dr. " * 16000,
+    "one-letter sentences": "a. " * 21000,
+    "initials": "A. B. C. D. E. F. G. H. " * 2600,
+    "plain sentences": "Hello there my friend. " * 2700,
+    "no spaces": "x" * 64000,
+}
+
+
+@pytest.mark.parametrize("text", WORST_CASES.values(), ids=WORST_CASES.keys())
+def test_a_piece_over_the_sentence_limit_is_refused_early_and_leaves_no_trace(text: str) -> None:
+    seg = SentenceSegmenter()
+    seg.push("Before this. Pending", 0.0)
+    with pytest.raises(TooManySentences) as refused:
+        seg.push(text, 0.0, limit=8)
+    assert refused.value.limit == 8
+    # It stopped at the first sentence over the limit rather than segmenting 64 KB...
+    assert seg.stats.pysbd_calls <= 2 + 9 * 2
+    assert seg.stats.chars_scanned <= len("Before this. Pending") + 9 * 401
+    # ...and the segmenter is exactly as before the refused piece.
+    assert seg.pending == "Pending"
+    assert seg.push(" text ends here.", 0.0, limit=8) == []
+    assert seg.flush() == ["Pending text ends here."]
+
+
+def test_a_piece_within_the_limit_is_taken_whole() -> None:
+    seg = SentenceSegmenter()
+    assert seg.push("One. Two. Three. Four", 0.0, limit=3) == ["One.", "Two.", "Three."]
+    with pytest.raises(TooManySentences):
+        seg.push(". Five. Six. Seven. Eight", 0.0, limit=3)
+    assert seg.pending == "Four"
+
+
+def test_pysbd_is_not_asked_again_about_a_context_it_declined() -> None:
+    seg = SentenceSegmenter(max_sentence_chars=400)
+    seg.push("Dr. " * 99, 0.0)
+    # one call for the first "Dr. D"; the other 97 triggers have the same context
+    assert seg.stats.pysbd_calls == 1
+    assert seg.stats.triggers_skipped == 97
+    # a new context is asked about, and pysbd then splits the whole tail as it sees fit
+    released = seg.push("Then Smith went home. Next", 0.0)
+    assert seg.stats.pysbd_calls == 2
+    assert squash("".join(released)) == squash("Dr. " * 99 + "Then Smith went home.")
+    assert seg.pending == "Next"
+
+
+def test_tail_budget_bounds_pysbd_input_per_tail() -> None:
+    abbreviations = sorted(pysbd.languages.LANGUAGE_CODES["en"].Abbreviation.ABBREVIATIONS)
+    text = " ".join(a.capitalize() + "." for a in abbreviations)  # every context is new
+    seg = SentenceSegmenter(max_sentence_chars=400, tail_budget_chars=1600)
+    released = seg.push(text, 0.0) + seg.flush()
+    assert squash("".join(released)) == squash(text)
+    tails = len(released)
+    # per tail at most the budget plus the one call that crossed it, plus the flush
+    assert seg.stats.pysbd_chars <= tails * (1600 + 401) + 401
+
+
+def test_count_triggers_is_an_upper_bound_on_pysbd_calls() -> None:
+    for text in [*ABBREVIATION_CASES, "One. Two!\nThree? 四。五！", "no trigger at all"]:
+        seg = SentenceSegmenter(early_first_clause=False)
+        seg.push(text, 0.0)
+        assert seg.stats.pysbd_calls <= count_triggers(text)
+    assert count_triggers("no trigger at all") == 0
+    assert count_triggers("Dr. " * 10) == 10

@@ -1,6 +1,7 @@
 """A tiny Twilio voice app: attach to a live call on voxgate and talk.
 
-    python examples/twilio/agent.py CA0123...   (the callSid, streamSid or `session` parameter)
+    python examples/twilio/agent.py CA0123...            (the callSid or streamSid)
+    python examples/twilio/agent.py --session order-42  (the `session` <Parameter>)
 
 voxgate terminates the Twilio media stream itself (see twiml.xml); this app only
 sends text. Replace `reply()` with your LLM's streaming output.
@@ -24,15 +25,13 @@ def reply(digit: str) -> list[str]:
     return [text[i : i + 4] for i in range(0, len(text), 4)]
 
 
-async def main(call_id: str) -> None:
+async def main(query: str) -> None:
     headers = (
         {"Authorization": f"Bearer {os.environ['VOXGATE_API_KEY']}"}
         if os.environ.get("VOXGATE_API_KEY")
         else {}
     )
-    async with websockets.connect(
-        f"{VOXGATE}/v1/speak?call={call_id}", additional_headers=headers
-    ) as ws:
+    async with websockets.connect(f"{VOXGATE}/v1/speak?{query}", additional_headers=headers) as ws:
         print(json.loads(await ws.recv()))  # ready
         await ws.send(json.dumps({"type": "text", "text": "Press any key on your phone."}))
         async for raw in ws:
@@ -49,4 +48,10 @@ async def main(call_id: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1]))
+    args = sys.argv[1:]
+    if args[:1] == ["--session"] and len(args) == 2:
+        asyncio.run(main(f"session={args[1]}"))
+    elif len(args) == 1:
+        asyncio.run(main(f"call={args[0]}"))
+    else:
+        sys.exit(__doc__)

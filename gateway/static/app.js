@@ -222,22 +222,32 @@ function speakUrl() {
   });
   if (ui.voice.value) params.set("voice", ui.voice.value);
   if (ui.language.value) params.set("language", ui.language.value);
-  const key = apiKey();
-  if (key) params.set("token", key);
   const url = new URL("v1/speak", location.href);
   url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
   url.search = params.toString();
   return url.toString();
 }
 
+// The API key travels as a WebSocket subprotocol, never in the URL (which ends up in
+// access logs and browser history): "voxgate.key.<base64url of the key>".
+function subprotocols() {
+  const key = apiKey();
+  if (!key) return ["voxgate"];
+  const bytes = new TextEncoder().encode(key);
+  const b64 = btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_");
+  return ["voxgate", "voxgate.key." + b64.replace(/=+$/, "")];
+}
+
 function connect() {
   const url = speakUrl();
-  if (conn && conn.url === url && conn.ws.readyState <= WebSocket.OPEN) return conn.ready;
+  const protocols = subprotocols();
+  const id = url + " " + protocols.join(",");
+  if (conn && conn.id === id && conn.ws.readyState <= WebSocket.OPEN) return conn.ready;
   dropConnection();
   setState("connecting");
-  const ws = new WebSocket(url);
+  const ws = new WebSocket(url, protocols);
   ws.binaryType = "arraybuffer";
-  const current = { ws, url, settings: null, lastError: null };
+  const current = { ws, id, settings: null, lastError: null };
   conn = current;
   current.ready = new Promise((resolve, reject) => {
     current.resolve = resolve;

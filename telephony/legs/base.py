@@ -17,7 +17,7 @@ import asyncio
 import time
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from telephony.media import MediaFormat
@@ -62,6 +62,8 @@ class CallLeg(ABC):
         self._discarded: deque[str] = deque()
         self.frames_sent = 0
         self.frames_dropped = 0
+        # Frames one message may carry when several are due at once (see `send_frames`).
+        self.max_frames_per_message = 1
 
     # -- state -----------------------------------------------------------------
 
@@ -112,6 +114,37 @@ class CallLeg(ABC):
         self.frames_sent += 1
         await self._emit_frame(frame)
         return True
+
+    async def send_frames(self, frames: Sequence[bytes]) -> int:
+        """Send `frames[0]` when the pacer allows, with every following frame already due.
+
+        Legs whose wire format carries several frames in one message
+        (`max_frames_per_message` > 1) send those together; the others send
+        one frame per call. Returns how many frames were sent (0 when a
+        `clear()` or a close cut them).
+        """
+        limit = min(len(frames), self.max_frames_per_message)
+        if limit <= 1:
+            return 1 if await self.send_frame(frames[0]) else 0
+        for frame in frames[:limit]:
+            self._check_frame(frame)
+        epoch = self._epoch
+        while not self._closed and (delay := self._pacer.delay()) > 0:
+            await self._sleep(delay)
+            if epoch != self._epoch:
+                break
+        if self._closed or epoch != self._epoch:
+            self.frames_dropped += 1
+            return 0
+        count = 0
+        while count < limit:
+            self._pacer.sent()
+            count += 1
+            if self._pacer.delay() > 0:
+                break  # the next frame is not due yet: it goes on its own beat
+        self.frames_sent += count
+        await self._emit_frames(frames[:count])
+        return count
 
     async def send_mark(self, name: str) -> bool:
         """Place a mark after every frame already sent (one per sentence, not per frame)."""
@@ -192,6 +225,11 @@ class CallLeg(ABC):
     @abstractmethod
     async def _emit_frame(self, frame: bytes) -> None:
         """Write one frame in the carrier's wire format."""
+
+    async def _emit_frames(self, frames: Sequence[bytes]) -> None:
+        """Write frames that are due together (legs with multi-frame messages override)."""
+        for frame in frames:
+            await self._emit_frame(frame)
 
     async def _emit_mark(self, name: str) -> None:
         """Default: the mark lives only in this leg (see `pop_played_marks`)."""

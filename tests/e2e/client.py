@@ -37,17 +37,32 @@ def pieces(text: str, size: int = 4) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)]
 
 
-async def collect(ws: Any, until: str = "done", limit_s: float = 60) -> Received:
+def split_frames(message: bytes, frame_bytes: int | None) -> list[bytes]:
+    """The frames of one binary message (several when the gateway runs far ahead)."""
+    if not frame_bytes or len(message) % frame_bytes:
+        return [message]
+    return [message[i : i + frame_bytes] for i in range(0, len(message), frame_bytes)]
+
+
+async def collect(
+    ws: Any, until: str = "done", limit_s: float = 60, frame_bytes: int | None = None
+) -> Received:
+    """Receive until event `until`; binary messages are split into `frame_bytes` frames
+    (taken from a `ready` event when one arrives)."""
     got = Received()
     deadline = time.monotonic() + limit_s
     try:
         while time.monotonic() < deadline:
             msg = await asyncio.wait_for(ws.recv(), deadline - time.monotonic())
             if isinstance(msg, bytes):
-                got.frames.append(msg)
-                got.frame_times.append(time.monotonic())
+                now = time.monotonic()
+                for frame in split_frames(msg, frame_bytes):
+                    got.frames.append(frame)
+                    got.frame_times.append(now)
                 continue
             body = json.loads(msg)
+            if body.get("type") == "ready" and "frames_per_message" in body:
+                frame_bytes = body["frame_bytes"] if body["frames_per_message"] > 1 else None
             if "type" in body and body["type"] != "audio":
                 got.events.append(body)
                 if body["type"] == until:
@@ -71,7 +86,8 @@ async def speak(
             await ws.send(json.dumps({"type": "text", "text": piece}))
         if close:
             await ws.send(json.dumps({"type": "close"}))
-        got = await collect(ws)
+        frame_bytes = ready["frame_bytes"] if ready["frames_per_message"] > 1 else None
+        got = await collect(ws, frame_bytes=frame_bytes)
         got.events.insert(0, ready)
         return got
 

@@ -13,6 +13,7 @@ import uvicorn
 
 from gateway.app import create_app
 from gateway.config import Settings
+from gateway.serving import uvicorn_options
 from tts_core import AudioCache, SpeechCore
 from tts_core.engine import Engine
 
@@ -63,7 +64,12 @@ def serve(settings: Settings, engine: Engine | None = None, **core_kw) -> Iterat
         )
     app = create_app(settings, core)
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", ws_max_size=4 * 65536, lifespan="on"
+        app,
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        lifespan="on",
+        **uvicorn_options(app.state.gateway.settings),
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

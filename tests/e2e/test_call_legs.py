@@ -31,8 +31,8 @@ async def wait_for(predicate, limit_s: float = 10.0) -> None:
         await asyncio.sleep(0.01)
 
 
-async def attach(server, call_id: str, **settings):
-    ws = await websockets.connect(url(server.ws, call=call_id, **settings))
+async def attach(server, call_id: str = "", **settings):
+    ws = await websockets.connect(url(server.ws, call=call_id or None, **settings))
     ready = json.loads(await ws.recv())
     assert ready["type"] == "ready", ready
     return ws, ready
@@ -50,7 +50,7 @@ async def test_twilio_call_greeting_app_text_dtmf_barge_in_and_stop(server) -> N
         greeting_frames = len(peer.media)
         await wait_for(lambda: len(peer.echoed) >= 2)
 
-        ws, ready = await attach(server, "order-42")  # by the custom `session` parameter
+        ws, ready = await attach(server, session="order-42")  # by the `session` alias
         assert ready["call"] == peer.call_sid and ready["carrier"] == "twilio"
         text = (
             "Your order shipped this morning and should arrive on Thursday afternoon. "
@@ -115,11 +115,41 @@ async def test_twilio_signature_is_enforced_when_configured(piper_engine) -> Non
             async with TwilioPeer(f"{srv.ws}/twilio"):
                 pass
         assert rejected.value.response.status_code == 403
+        # Without a public URL: the scheme and Host the server itself saw.
         host = srv.ws.removeprefix("ws://")
-        good = twilio_signature("s3cret", f"wss://{host}/twilio")
+        good = twilio_signature("s3cret", f"ws://{host}/twilio")
         peer = TwilioPeer(f"{srv.ws}/twilio", headers={"X-Twilio-Signature": good})
         async with peer:
             await wait_for(lambda: srv.gateway.calls.get(peer.call_sid) is not None, 3)
+        # A forged X-Forwarded-Host cannot make a signature for another URL count.
+        other = twilio_signature("s3cret", "wss://evil.example/twilio")
+        with pytest.raises(websockets.InvalidStatus):
+            headers = {"X-Twilio-Signature": other, "X-Forwarded-Host": "evil.example"}
+            async with TwilioPeer(f"{srv.ws}/twilio", headers=headers):
+                pass
+
+
+async def test_twilio_signature_is_checked_against_the_public_url(piper_engine) -> None:
+    settings = Settings(
+        audiosocket_port=0, twilio_auth_token="s3cret", public_url="wss://voice.example.com"
+    )
+    with serve(settings, piper_engine) as srv:
+        host = srv.ws.removeprefix("ws://")
+        # What a client can make the server see (its own Host) no longer counts...
+        with pytest.raises(websockets.InvalidStatus):
+            signed = {"X-Twilio-Signature": twilio_signature("s3cret", f"ws://{host}/twilio")}
+            async with TwilioPeer(f"{srv.ws}/twilio", headers=signed):
+                pass
+        # ...only the URL Twilio was configured with.
+        good = twilio_signature("s3cret", "wss://voice.example.com/twilio")
+        peer = TwilioPeer(f"{srv.ws}/twilio", headers={"X-Twilio-Signature": good})
+        async with peer:
+            await wait_for(lambda: srv.gateway.calls.get(peer.call_sid) is not None, 3)
+        # A signature that is not ASCII is refused cleanly, not with a 500.
+        with pytest.raises(websockets.InvalidStatus) as rejected:
+            async with TwilioPeer(f"{srv.ws}/twilio", headers={"X-Twilio-Signature": "é" * 28}):
+                pass
+        assert rejected.value.response.status_code == 403
 
 
 async def test_audiosocket_call_paced_silence_speech_barge_in_dtmf_hangup(server) -> None:

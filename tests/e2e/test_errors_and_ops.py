@@ -58,7 +58,7 @@ async def test_bad_messages_get_codes_and_the_session_still_speaks_and_others_ar
         # Nothing accepted before the errors is lost.
         await ws.send(json.dumps({"type": "close"}))
         await expect_error(ws, json.dumps({"type": "text", "text": "late"}), "session_closing")
-        got = await collect(ws)
+        got = await collect(ws, frame_bytes=160)
         assert [e["text"] for e in got.of("sentence")] == ["This text was accepted first."]
         assert got.frames == expected_frames(server, "This text was accepted first.", MediaFormat())
     other = await good

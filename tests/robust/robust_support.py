@@ -99,6 +99,9 @@ def nominal_frames(text: str, speed: float = 1.0) -> int:
 # -- an ordered transcript of one socket ------------------------------------------
 
 
+DEFAULT_FRAME_BYTES = 160  # the default format: mulaw, 8 kHz, 20 ms
+
+
 @dataclass
 class Transcript:
     """Everything one `/v1/speak` socket received, in arrival order."""
@@ -161,7 +164,12 @@ async def record(
                 ) from None
             now = time.monotonic()
             if isinstance(msg, bytes):
-                transcript.items.append(("frame", msg, now))
+                # Far ahead of real time, frames due together arrive in one message.
+                size = DEFAULT_FRAME_BYTES
+                frames = [msg[i : i + size] for i in range(0, len(msg), size)]
+                if len(msg) % size:
+                    frames = [msg]
+                transcript.items.extend(("frame", frame, now) for frame in frames)
                 continue
             body = json.loads(msg)
             if body.get("type") in (None, "audio"):  # json/twilio formats: audio, not events
