@@ -165,8 +165,9 @@ def start_gateway(
     server = _spawn(name, argv, env, port, log_dir)
     try:
         _wait_healthy(server, "/healthz", timeout)
-        if preload:
-            _wait_healthy(server, "/readyz", timeout)
+        if preload:  # the voice list loads the engine (readiness deliberately does not)
+            keys = str(settings.get("api_keys", "")).split(",")
+            _wait_healthy(server, "/v1/voices" + (f"?token={keys[0]}" if keys[0] else ""), timeout)
     except BaseException:  # Ctrl-C included: never leave a server behind
         server.stop()
         raise

@@ -86,6 +86,10 @@ class AudioSocketLeg(CallLeg):
     def buffered_ms(self) -> float:
         return self._accepted_ms - self.played_ms()
 
+    def unsent_ms(self) -> float:
+        """Audio accepted into the send queue and not yet written to the socket."""
+        return self._accepted_ms - self._written_ms
+
     # -- producer side -----------------------------------------------------------
 
     async def send_frame(self, frame: bytes) -> bool:

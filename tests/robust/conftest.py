@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from robust_support import MEMORY, TALLY, serve
+from robust_support import MEMORY, TALLY, WORST, serve
 
 from gateway.config import Settings
 from tts_core.sim_engine import SimulatedEngine
@@ -28,11 +28,13 @@ def sim_server() -> Iterator[Any]:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not TALLY and not MEMORY:
+    if not TALLY and not MEMORY and not WORST:
         return
-    figures = dict(sorted(TALLY.items())) | {
-        f"memory_growth_mb.{k}": round(v, 2) for k, v in sorted(MEMORY.items())
-    }
+    figures = (
+        dict(sorted(TALLY.items()))
+        | {f"memory_growth_mb.{k}": round(v, 2) for k, v in sorted(MEMORY.items())}
+        | {f"worst.{k}": round(v, 2) for k, v in sorted(WORST.items())}
+    )
     terminalreporter.section("voxgate robustness figures")
     for key, value in figures.items():
         terminalreporter.write_line(f"{key:40s} {value}")

@@ -61,6 +61,8 @@ KNOWN_ERROR_CODES = frozenset(
         "idle_timeout",
         "shutting_down",
         "invalid_request",
+        "too_many_marks",
+        "tenant_over_capacity",
     }
 )
 
@@ -68,6 +70,11 @@ KNOWN_ERROR_CODES = frozenset(
 
 TALLY: Counter[str] = Counter()
 MEMORY: dict[str, float] = {}
+WORST: dict[str, float] = {}  # largest value seen, e.g. a frame gap under attack
+
+
+def note_worst(name: str, value: float) -> None:
+    WORST[name] = max(WORST.get(name, float("-inf")), value)
 
 
 def tally(**counts: int) -> None:

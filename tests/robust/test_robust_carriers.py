@@ -29,6 +29,7 @@ from robust_support import (
     quiesced,
     record,
     send_json,
+    server_loop,
     speak_url,
     tally,
     twilio_media,
@@ -258,8 +259,19 @@ PRE_UUID_GARBAGE = [
 ]
 
 
-async def call_ended_by(port: int, base: str, tail: bytes, reason: str) -> None:
+def unsent_ms(running: Any, call_id: str) -> float:
+    """Audio the call's AudioSocket leg has accepted but not yet written (server side)."""
+
+    async def probe() -> float:
+        call = running.gateway.calls.get(call_id)
+        return call.leg.unsent_ms() if call is not None else 0.0
+
+    return asyncio.run_coroutine_threadsafe(probe(), server_loop(running)).result(5)
+
+
+async def call_ended_by(running: Any, tail: bytes, reason: str) -> None:
     """A call that speaks, then breaks framing with `tail`: it ends; its application hears why."""
+    port, base = running.audiosocket_port, running.ws
     call_id = uuid.uuid4()
     peer = await AsteriskPeer.connect(port)
     await peer.send(as_uuid(call_id.bytes))
@@ -281,9 +293,13 @@ async def call_ended_by(port: int, base: str, tail: bytes, reason: str) -> None:
         await send_json(app, type="text", text=text)
         await send_json(app, type="flush")
         got = await record(app, Transcript(), until="flushed", limit_s=15)
+        # `flushed` means the last frame has left the gateway, not that it entered the
+        # leg's own send queue (which made this test miss the last frame 1 run in 5).
+        assert unsent_ms(running, str(call_id)) == 0
         assert got.of("dtmf") == [{"type": "dtmf", "digit": "#", "call": str(call_id)}]
-        await asyncio.sleep(0.1)  # the last frames leave on the pump's real-time clock
-        assert peer.speech == expected_frames(text, 2.0, SLIN8)
+        expected = expected_frames(text, 2.0, SLIN8)
+        await wait_until(lambda: len(peer.speech) >= len(expected), 5, "the frames to arrive")
+        assert peer.speech == expected
         tally(frames_checked=len(peer.speech), sentences_checked=1, faults_injected=1)
         await peer.send(tail)
         if tail.endswith(b"\x00\x10"):  # half a message, then the socket closes
@@ -308,14 +324,10 @@ async def test_audiosocket_garbage_ends_only_its_own_call(sim_server, rounds) ->
     for _ in range(rounds):
         cases = [rejected_before_uuid(port, g) for g in PRE_UUID_GARBAGE]
         cases += [
-            call_ended_by(
-                port, sim_server.ws, as_message(Kind.DTMF, b"\x00\x01"), "protocol_error"
-            ),
-            call_ended_by(
-                port, sim_server.ws, as_message(Kind.SLIN, b"\x01\x02\x03"), "protocol_error"
-            ),
-            call_ended_by(port, sim_server.ws, b"\x10\x01\x00" + b"\x00\x10", "protocol_error"),
-            call_ended_by(port, sim_server.ws, as_message(Kind.HANGUP, b""), "hangup"),
+            call_ended_by(sim_server, as_message(Kind.DTMF, b"\x00\x01"), "protocol_error"),
+            call_ended_by(sim_server, as_message(Kind.SLIN, b"\x01\x02\x03"), "protocol_error"),
+            call_ended_by(sim_server, b"\x10\x01\x00" + b"\x00\x10", "protocol_error"),
+            call_ended_by(sim_server, as_message(Kind.HANGUP, b""), "hangup"),
         ]
         await asyncio.gather(*cases)
         tally(inputs_tried=len(cases), faults_injected=len(PRE_UUID_GARBAGE))
