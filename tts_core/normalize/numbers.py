@@ -20,7 +20,7 @@ from .rules import NOT_AFTER_WORD, NOT_BEFORE_WORD, Context, Rule
 
 # A number as English writes it, and as decimal-comma languages write it.
 NUM_POINT = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
-NUM_COMMA = r"(?:\d{1,3}(?:[.\u00a0\u202f'’]\d{3})+|\d+)(?:,\d+)?|\d+\.\d+"
+NUM_COMMA = r"(?:\d{1,3}(?:[. \u00a0\u202f'’]\d{3})+|\d+)(?:,\d+)?|\d+\.\d+"
 SIGN = r"(?:(?<![^\s(\[\"'“])[-−+])?"
 
 

@@ -92,7 +92,7 @@ def rules(profile: Profile) -> list[Rule]:
         ampm = m.group(4)
         if not _valid(h, mi, s, bool(ampm)):
             return None
-        if not ampm and ctx.prev_word() in _SCORE_CUES:
+        if not ampm and _SCORE_CUES.intersection(ctx.prev_words(3)):
             return None
         return _finish(say_time(h, mi, s, ampm, profile), m, ctx)
 

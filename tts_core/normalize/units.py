@@ -81,7 +81,7 @@ def rules(profile: Profile) -> list[Rule]:
         return f"{words.cardinal(int(m.group(1)), profile)} times"
 
     return [
-        Rule("units", re.compile(rf"(?<![0-9A-Za-z_.,])({num})\s?°\s?([CFK](?![A-Za-z]))?"),
+        Rule("units", re.compile(rf"(?<![0-9A-Za-z_.,])({num})\s?°(?:\s?([CFK])(?![A-Za-z]))?"),
              temperature, "temperature"),
         Rule("units", re.compile(rf"(?<![0-9A-Za-z_.,])({num})\s?({_UNIT_RE}){NOT_BEFORE_WORD}"
                                  r"(?![/²])"), unit, "unit"),

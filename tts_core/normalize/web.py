@@ -81,7 +81,7 @@ def email_rules(profile: Profile) -> list[Rule]:
 
     pattern = re.compile(
         r"(?<![A-Za-z0-9._%+-])([A-Za-z0-9][A-Za-z0-9._%+-]{0,63}+)@"
-        r"((?:[A-Za-z0-9-]{1,63}+\.)++[A-Za-z]{2,24}+)(?![A-Za-z0-9-]|\.[A-Za-z0-9])"
+        r"((?:[A-Za-z0-9-]{1,63}+\.(?=[A-Za-z0-9]))++[A-Za-z]{2,24}+)(?![A-Za-z0-9-]|\.[A-Za-z0-9])"
     )
     return [Rule("emails", pattern, render, "email")]
 
@@ -98,6 +98,6 @@ def url_rules(profile: Profile) -> list[Rule]:
     path = r"(?:[/?#][^\s<>\"]{0,300}+)?"
     pattern = re.compile(
         rf"(?<![A-Za-z0-9@._-])(?:(?i:https?|ftp)://[^\s<>\"]{{1,400}}+|(?i:www)\.[^\s<>\"]{{1,400}}+|"
-        rf"(?:[A-Za-z0-9-]{{1,63}}+\.)++(?:{_TLDS})(?::\d{{1,5}})?(?![A-Za-z0-9-]){path})"
+        rf"(?:[A-Za-z0-9-]{{1,63}}+\.(?=[A-Za-z0-9]))++(?:{_TLDS})(?::\d{{1,5}})?(?![A-Za-z0-9-]){path})"
     )
     return [Rule("urls", pattern, render, "url")]

@@ -165,6 +165,8 @@ def decimal(int_part: str, frac_part: str, profile: Profile) -> str:
     if not frac_part:
         return whole
     point = profile.word("point")
+    if not int_part and profile.lang == "en":
+        return f"{point} {digits(frac_part, profile)}"  # ".5" is "point five", as written
     if profile.lang in ("zh", "ja"):
         return f"{whole}{point}{digits(frac_part, profile, sep='')}"
     return f"{whole} {point} {digits(frac_part, profile)}"
