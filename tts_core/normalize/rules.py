@@ -2,12 +2,13 @@
 
 A rule is a compiled pattern plus a function that renders one match as words,
 or declines (returns None) when the context says another reading applies. The
-runner applies the rules in category order over the text's *open* segments:
-text a rule has already rendered is closed, so "acme dot com" is never read
+runner applies the rules in category order. Text a rule has rendered becomes a
+hole (`HOLE`) that no later pattern can match, so "acme dot com" is never read
 again by the abbreviation or number rules, and each rule sees only what earlier
-rules left. Every pattern is scanned once per pass with `finditer`, the context
-a rule may look at is bounded (`CONTEXT` characters each side), and the number
-of passes is fixed, so the work is linear in the length of the sentence.
+rules left. Every pattern is scanned once per pass with `finditer` over one
+string, a rule's context is bounded (`CONTEXT` characters each side, holes
+filled in), and the number of passes is fixed, so the work is linear in the
+length of the sentence.
 """
 
 from __future__ import annotations
@@ -73,64 +74,71 @@ class Counter:
         self.scanned = 0
 
 
+#: Stands in for text a rule has rendered: a private-use character that no rule's
+#: letters, digits, spaces or punctuation match, so rendered text is never read again
+#: and acts as a boundary. Every rule scans one string, in C, once.
+HOLE = "\ue000"
+
+
 def run(text: str, rules: Iterable[Rule], profile: Profile, counter: Counter | None = None) -> str:
-    """Apply `rules` in order over the open segments of `text`; return the spoken form."""
-    segments: list[tuple[str, bool]] = [(text, False)]  # (text, closed)
+    """Apply `rules` in order; rendered spans become holes that later rules skip."""
+    buf = text.replace(HOLE, "")  # a stray private-use character must not pose as a hole
+    store: list[str] = []  # the rendering of each hole, in order
     for rule in rules:
-        segments = _apply(rule, segments, profile, counter)
-    return "".join(s for s, _ in segments)
+        buf, store = _apply(rule, buf, store, profile, counter)
+    return _fill(buf, store, 0)
+
+
+def _fill(window: str, store: list[str], first: int) -> str:
+    """`window` with its holes replaced by `store[first]`, `store[first + 1]`, ..."""
+    if HOLE not in window:
+        return window
+    parts = window.split(HOLE)
+    out = [parts[0]]
+    for offset, part in enumerate(parts[1:]):
+        out.append(store[first + offset])
+        out.append(part)
+    return "".join(out)
 
 
 def _apply(
-    rule: Rule,
-    segments: list[tuple[str, bool]],
-    profile: Profile,
-    counter: Counter | None,
-) -> list[tuple[str, bool]]:
-    out: list[tuple[str, bool]] = []
-    tail = ""  # the last CONTEXT characters emitted so far
-    for index, (seg, closed) in enumerate(segments):
-        if closed or not seg:
-            out.append((seg, closed))
-            tail = (tail + seg)[-CONTEXT:]
-            continue
-        last = 0
-        following = ""
+    rule: Rule, buf: str, store: list[str], profile: Profile, counter: Counter | None
+) -> tuple[str, list[str]]:
+    if counter is not None:
+        counter.scanned += len(buf)
+    pieces: list[str] = []
+    kept: list[str] = []
+    last = 0  # end of the text already copied into `pieces`
+    copied = 0  # holes in buf[:last]
+    pos, seen = 0, 0  # holes counted in buf[:pos]
+    for m in rule.pattern.finditer(buf):
         if counter is not None:
-            counter.scanned += len(seg)
-        for m in rule.pattern.finditer(seg):
-            if counter is not None:
-                counter.matches += 1
-            start, end = m.span()
-            before = seg[max(0, start - CONTEXT) : start]
-            if start < CONTEXT:
-                before = (tail + seg[:start])[-CONTEXT:]
-            after = seg[end : end + CONTEXT]
-            if len(after) < CONTEXT:
-                if not following:
-                    following = "".join(s for s, _ in segments[index + 1 : index + 4])[:CONTEXT]
-                after = (after + following)[:CONTEXT]
-            try:
-                spoken = rule.render(m, Context(profile, before, after))
-            except Exception:  # a rule bug costs its reading, never the sentence
-                log.exception("normalize rule %s failed on %r", rule.name, m.group(0))
-                spoken = None
-            if spoken is None:
-                continue
-            if start > last:
-                out.append((seg[last:start], False))
-            out.append((spoken, True))
-            last = end
-        if last < len(seg):
-            out.append((seg[last:], False))
-        tail = (tail + seg)[-CONTEXT:]
-    return out
-
-
-def spaced(words: str, m: re.Match[str]) -> str:
-    """Pad a rendering with spaces where the match touched a letter or digit."""
-    text = m.string
-    start, end = m.span()
-    left = " " if start > 0 and text[start - 1].isalnum() else ""
-    right = " " if end < len(text) and text[end].isalnum() else ""
-    return f"{left}{words}{right}"
+            counter.matches += 1
+        start, end = m.span()
+        seen += buf.count(HOLE, pos, start)
+        inside = buf.count(HOLE, start, end)
+        pos = end
+        if inside:  # never re-read a rendering (no pattern should reach into one)
+            seen += inside
+            continue
+        lo = max(0, start - CONTEXT)
+        window = buf[lo:start]
+        before = _fill(window, store, seen - window.count(HOLE))[-CONTEXT:]
+        after = _fill(buf[end : end + CONTEXT], store, seen)[:CONTEXT]
+        try:
+            spoken = rule.render(m, Context(profile, before, after))
+        except Exception:  # a rule bug costs its reading, never the sentence
+            log.exception("normalize rule %s failed on %r", rule.name, m.group(0))
+            spoken = None
+        if spoken is None:
+            continue
+        pieces.append(buf[last:start])
+        pieces.append(HOLE)
+        kept.extend(store[copied:seen])
+        kept.append(spoken)
+        last, copied = end, seen
+    if not pieces:
+        return buf, store
+    pieces.append(buf[last:])
+    kept.extend(store[copied:])
+    return "".join(pieces), kept

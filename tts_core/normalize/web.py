@@ -95,9 +95,9 @@ def url_rules(profile: Profile) -> list[Rule]:
             return None
         return speak_address(body, profile) + trailing
 
-    path = r"(?:[/?#][^\s<>\"]{0,300}+)?"
+    path = r"(?:[/?#][^\s<>\"\ue000]{0,300}+)?"
     pattern = re.compile(
-        rf"(?<![A-Za-z0-9@._-])(?:(?i:https?|ftp)://[^\s<>\"]{{1,400}}+|(?i:www)\.[^\s<>\"]{{1,400}}+|"
+        rf"(?<![A-Za-z0-9@._-])(?:(?i:https?|ftp)://[^\s<>\"\ue000]{{1,400}}+|(?i:www)\.[^\s<>\"\ue000]{{1,400}}+|"
         rf"(?:[A-Za-z0-9-]{{1,63}}+\.(?=[A-Za-z0-9]))++(?:{_TLDS})(?::\d{{1,5}})?(?![A-Za-z0-9-]){path})"
     )
     return [Rule("urls", pattern, render, "url")]
