@@ -11,6 +11,7 @@ Japanese and Korean put the currency word after the amount.
 
 from __future__ import annotations
 
+import functools
 import re
 from decimal import Decimal
 
@@ -143,6 +144,7 @@ def _cjk(amount: str, code: str, profile: Profile) -> str | None:
     return f"{spoken}{name}" if profile.lang != "ko" else f"{spoken} {name}"
 
 
+@functools.lru_cache(maxsize=1024)
 def say_money(amount: str, currency: str, scale: str | None, profile: Profile) -> str | None:
     code = _currency_of(currency, profile)
     if profile.lang == "en":

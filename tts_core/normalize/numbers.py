@@ -132,7 +132,11 @@ def rules(profile: Profile) -> list[Rule]:
             Rule("numbers", re.compile(rf"{NOT_AFTER_WORD}(\d{{1,3}})/(\d{{1,3}})"
                                        rf"{NOT_BEFORE_WORD}"), fraction, "fraction")
         )  # fmt: skip
-        out.append(Rule("numbers", re.compile(r"(\d*)([½⅓⅔¼¾])"), unicode_fraction, "unicode"))
+        out.append(
+            Rule(
+                "numbers", re.compile(r"(?<![0-9])(\d{0,6})([½⅓⅔¼¾])"), unicode_fraction, "unicode"
+            )
+        )
     out.append(
         Rule(
             "numbers",

@@ -33,13 +33,45 @@ NOT_AFTER_WORD = rf"(?<![{WORD}])"
 NOT_BEFORE_WORD = rf"(?![{WORD}])"
 
 
-@dataclass
 class Context:
-    """What a rule may know besides its match: the language and nearby text."""
+    """What a rule may know besides its match: the language and nearby text.
 
-    profile: Profile
-    before: str = ""  # up to CONTEXT characters before the match (already normalized)
-    after: str = ""  # up to CONTEXT characters after the match (not yet normalized)
+    `before` and `after` (up to `CONTEXT` characters, renderings filled in) are
+    built only when a rule asks: most readings need none.
+    """
+
+    __slots__ = ("_after", "_before", "_buf", "_end", "_seen", "_start", "_store", "profile")
+
+    def __init__(
+        self,
+        profile: Profile,
+        buf: str = "",
+        store: list[str] | None = None,
+        span: tuple[int, int] = (0, 0),
+        seen: int = 0,
+    ) -> None:
+        self.profile = profile
+        self._buf, self._store, self._seen = buf, store or [], seen
+        self._start, self._end = span
+        self._before: str | None = None
+        self._after: str | None = None
+
+    @property
+    def before(self) -> str:
+        """Up to CONTEXT characters before the match (already normalized)."""
+        if self._before is None:
+            window = self._buf[max(0, self._start - CONTEXT) : self._start]
+            first = self._seen - window.count(HOLE)
+            self._before = _fill(window, self._store, first)[-CONTEXT:]
+        return self._before
+
+    @property
+    def after(self) -> str:
+        """Up to CONTEXT characters after the match (not yet normalized)."""
+        if self._after is None:
+            window = self._buf[self._end : self._end + CONTEXT]
+            self._after = _fill(window, self._store, self._seen)[:CONTEXT]
+        return self._after
 
     def prev_word(self) -> str:
         """The word just before the match, lower-cased, without punctuation."""
@@ -121,12 +153,8 @@ def _apply(
         if inside:  # never re-read a rendering (no pattern should reach into one)
             seen += inside
             continue
-        lo = max(0, start - CONTEXT)
-        window = buf[lo:start]
-        before = _fill(window, store, seen - window.count(HOLE))[-CONTEXT:]
-        after = _fill(buf[end : end + CONTEXT], store, seen)[:CONTEXT]
         try:
-            spoken = rule.render(m, Context(profile, before, after))
+            spoken = rule.render(m, Context(profile, buf, store, (start, end), seen))
         except Exception:  # a rule bug costs its reading, never the sentence
             log.exception("normalize rule %s failed on %r", rule.name, m.group(0))
             spoken = None
