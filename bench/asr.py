@@ -136,6 +136,11 @@ def transcribe(model: Any, audio: np.ndarray) -> str:
 
 
 _CLOCK_RUN = re.compile(r"\b(\d{1,2})(\d{2})\s?([AaPp]\.?[Mm]\b)")
+_DOTTED_CLOCK = re.compile(
+    r"\b(at|by|until|till|from)\s+([01]?\d|2[0-3])\.([0-5]\d)\b(?!\.\d)", re.IGNORECASE
+)
+# Five digits in a row, or three groups of digits: a number read digit by digit.
+_DIGIT_RUN = re.compile(r"(?<![\d,.])(?:\d{5,}|\d+(?: \d+){2,})(?![\d,.]\d)")
 _FILLERS = frozenset({"and", "the", "of", "uh", "um"})
 _SAME = {"oh": "zero", "o": "zero", "okay": "ok", "percent": "percent", "per": "per"}
 
@@ -149,7 +154,11 @@ def canonical(text: str, locale: str = "en-US") -> list[str]:
     """
     from tts_core.normalize import normalize
 
-    text = _CLOCK_RUN.sub(r"\1:\2 \3", text)  # the recognizer's "905 AM" is 9:05 AM
+    # The recognizer's own ways of writing what the voice said: "905 AM" (9:05 AM),
+    # "at 7.45" (7:45), "555010" (digits it grouped its own way).
+    text = _CLOCK_RUN.sub(r"\1:\2 \3", text)
+    text = _DOTTED_CLOCK.sub(r"\1 \2:\3", text)
+    text = _DIGIT_RUN.sub(lambda m: " ".join(m.group(0).replace(" ", "")), text)
     spoken = normalize(text, "en", locale).lower()
     spoken = spoken.replace("-", " ").replace("'", "").replace("’", "")
     out = []
@@ -232,14 +241,14 @@ SAMPLES: tuple[Sample, ...] = (
     Sample("units", "The parcel weighs 5 kg.", "parcel weighs five kilograms",
            "five kilograms"),
     Sample("units", "It is 72°F outside.", "it is seventy two degrees fahrenheit outside"),
-    Sample("units", "Drive 60 mph on the highway.",
-           "drive sixty miles per hour on highway"),
+    Sample("units", "The limit is 60 mph here.",
+           "limit is sixty miles per hour here"),
     Sample("percent", "Prices rose 12.5% this year.",
            "prices rose twelve point five percent this year"),
     Sample("percent", "Save 20% on all shoes.", "save twenty percent on all shoes"),
     Sample("numbers", "We counted 3,497 people.",
            "we counted three thousand four hundred ninety seven people"),
-    Sample("numbers", "Delivery takes 2-3 days.", "delivery takes two to three days"),
+    Sample("numbers", "Shipping takes 2-3 days.", "shipping takes two to three days"),
     Sample("ordinals", "She finished 22nd in the race.",
            "she finished twenty second in race"),
     Sample("ordinals", "Take the elevator to the 11th floor.",
