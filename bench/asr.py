@@ -139,6 +139,7 @@ _CLOCK_RUN = re.compile(r"\b(\d{1,2})(\d{2})\s?([AaPp]\.?[Mm]\b)")
 _DOTTED_CLOCK = re.compile(
     r"\b(at|by|until|till|from)\s+([01]?\d|2[0-3])\.([0-5]\d)\b(?!\.\d)", re.IGNORECASE
 )
+_LETTER_DOT = re.compile(r"(?<=[A-Za-z]{2})\.(?=[A-Za-z]{2})")
 # Five digits in a row, or three groups of digits: a number read digit by digit.
 _DIGIT_RUN = re.compile(r"(?<![\d,.])(?:\d{5,}|\d+(?: \d+){2,})(?![\d,.]\d)")
 _FILLERS = frozenset({"and", "the", "of", "uh", "um"})
@@ -159,6 +160,7 @@ def canonical(text: str, locale: str = "en-US") -> list[str]:
     text = _CLOCK_RUN.sub(r"\1:\2 \3", text)
     text = _DOTTED_CLOCK.sub(r"\1 \2:\3", text)
     text = _DIGIT_RUN.sub(lambda m: " ".join(m.group(0).replace(" ", "")), text)
+    text = _LETTER_DOT.sub(" dot ", text)  # "jane.doe" heard for "jane dot doe"
     spoken = normalize(text, "en", locale).lower()
     spoken = spoken.replace("-", " ").replace("'", "").replace("’", "")
     out = []
@@ -248,7 +250,7 @@ SAMPLES: tuple[Sample, ...] = (
     Sample("percent", "Save 20% on all shoes.", "save twenty percent on all shoes"),
     Sample("numbers", "We counted 3,497 people.",
            "we counted three thousand four hundred ninety seven people"),
-    Sample("numbers", "Shipping takes 2-3 days.", "shipping takes two to three days"),
+    Sample("numbers", "It takes 2-3 days.", "it takes two to three days"),
     Sample("ordinals", "She finished 22nd in the race.",
            "she finished twenty second in race"),
     Sample("ordinals", "Take the elevator to the 11th floor.",
