@@ -69,6 +69,7 @@ def rules_for(profile: Profile) -> tuple[Rule, ...]:
         *units.rules(profile),
         *numbers.ordinal_rules(profile),
         *codes.rules(profile),
+        *numbers.address_rules(profile),
         *abbreviations.rules(profile),
         *numbers.rules(profile),
         *abbreviations.symbol_rules(profile),

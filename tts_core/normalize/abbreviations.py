@@ -133,7 +133,7 @@ def symbol_rules(profile: Profile) -> list[Rule]:
         symbol = m.group(0).strip()
         spoken = {
             "@": "at", "+": "plus", "=": "equals", "±": "plus or minus", "~": "about",
-            "×": "times", "°": "degrees", "%": "percent",
+            "×": "times", "°": "degrees", "%": "percent", "#": "number",
         }.get(symbol)  # fmt: skip
         return f" {spoken} " if spoken else None
 
@@ -154,6 +154,6 @@ def symbol_rules(profile: Profile) -> list[Rule]:
                                        rf"(?![{WORD}/])"), slash, "slash"),
             Rule("symbols", re.compile(r"(?<![A-Za-z0-9_&])#([A-Za-z][A-Za-z0-9_]*)"), hashtag,
                  "hashtag"),
-            Rule("symbols", re.compile(r"\s?[@+=±~×°%]\s?"), word_symbol, "symbol"),
+            Rule("symbols", re.compile(r"\s?[@+=±~×°%]\s?|(?<=\s)#(?=\s)"), word_symbol, "symbol"),
         ]  # fmt: skip
     return out

@@ -83,6 +83,10 @@ def rules(profile: Profile) -> list[Rule]:
             said = spell(ref, profile)
         return f"{profile.word('number')} {said}"
 
+    def zip_code(m: re.Match[str], ctx: Context) -> str | None:
+        plus4 = f", {words.digits(m.group(3), profile)}" if m.group(3) else ""
+        return f"{m.group(1)} {words.digits(m.group(2), profile)}{plus4}"
+
     mixed_re = re.compile(
         rf"{_START}(?=[A-Za-z0-9-]*[A-Za-z])(?=[A-Za-z0-9-]*[0-9])"
         rf"[A-Za-z0-9]++(?:-[A-Za-z0-9]++)*+{NOT_BEFORE_WORD}(?![@'’]|-\w)"
@@ -92,6 +96,9 @@ def rules(profile: Profile) -> list[Rule]:
                                  rf"{NOT_BEFORE_WORD}"),
              hashed, "hash-number"),
         Rule("codes", mixed_re, mixed, "mixed"),
+        # "DC 20500", "CA 94107-1234": a state and a ZIP code, said digit by digit
+        Rule("codes", re.compile(rf"(?<![A-Za-z])([A-Z]{{2}}),?\s(\d{{5}})(?:-(\d{{4}}))?"
+                                 rf"{NOT_BEFORE_WORD}"), zip_code, "zip"),
         Rule("codes", re.compile(rf"{_START}(?:[A-Z]{{3,10}}|[0-9]{{3,16}}){NOT_BEFORE_WORD}"
                                  r"(?![.,]\d)"), cued, "cued"),
     ]  # fmt: skip

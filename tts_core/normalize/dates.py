@@ -40,6 +40,7 @@ WEEKDAY_RE = (
     r"Mon|Tues|Tue|Weds|Wed|Thurs|Thur|Thu|Fri|Sat|Sun)(?:\.|(?![A-Za-z]))"
 )
 _SUFFIX = r"(?:st|nd|rd|th)?"
+_WD = r"(Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun)"
 _DATE_CUES = frozenset(
     "on by due until till from since before after through thru date dated expires expiry "
     "expiring starting ending effective born between".split()
@@ -48,7 +49,8 @@ _DATE_CUES = frozenset(
 )
 _YEAR_CUES = (
     "in|since|from|until|till|by|before|after|during|of|year|circa|around|summer|winter|"
-    "spring|fall|autumn|early|late|mid|class of|born in|back in|through|between"
+    "spring|fall|autumn|early|late|mid|class of|born in|back in|through|between|"
+    "Q[1-4]|H[12]|FY"
 )
 
 
@@ -225,6 +227,10 @@ def _english_rules(profile: Profile) -> list[Rule]:
     def month_year(m: re.Match[str], ctx: Context) -> str | None:
         return say_date(int(m.group(2)), _MONTH_ABBR[m.group(1).lower()], None, profile)
 
+    def weekday_range(m: re.Match[str], ctx: Context) -> str | None:
+        spoken = f"{_WEEKDAY_ABBR[m.group(1).lower()]} to {_WEEKDAY_ABBR[m.group(2).lower()]}"
+        return spoken + "." if m.group(0).endswith(".") and ctx.at_end() else spoken
+
     def decade(m: re.Match[str], ctx: Context) -> str | None:
         return _decade(m, profile)
 
@@ -236,7 +242,12 @@ def _english_rules(profile: Profile) -> list[Rule]:
         return f"{words.year(a, profile)} to {words.year(end, profile)}"
 
     def cued_year(m: re.Match[str], ctx: Context) -> str | None:
-        return f"{m.group(1)} {words.year(int(m.group(2)), profile)}"
+        cue = m.group(1)
+        if re.fullmatch(r"[QqHh][1-4]", cue):  # Q3 2024: a quarter, then its year
+            cue = f"{cue[0].upper()} {words.cardinal(int(cue[1]), profile)}"
+        elif cue.upper() == "FY":
+            cue = "F Y"
+        return f"{cue} {words.year(int(m.group(2)), profile)}"
 
     year = r"(1[0-9]{3}|20[0-9]{2})"
     wd = rf"(?:{WEEKDAY_RE},?\s+)?"
@@ -257,6 +268,8 @@ def _english_rules(profile: Profile) -> list[Rule]:
         ),
         Rule("dates", re.compile(rf"(?<![A-Za-z]){MONTH_RE},?\s+{year}{NOT_BEFORE_WORD}"),
              month_year, "month-year"),
+        Rule("dates", re.compile(rf"(?<![A-Za-z]){_WD}\.?\s?[-–]\s?{_WD}\.?(?![A-Za-z])"),
+             weekday_range, "weekday-range"),
         Rule("dates", re.compile(rf"(?<![0-9A-Za-z])['’]?(1[0-9]|20)?([0-9])0s"
                                  rf"{NOT_BEFORE_WORD}"), decade, "decade"),
         Rule("dates", re.compile(rf"{NOT_AFTER_WORD}{year}\s?[-–]\s?(\d{{4}}|\d{{2}})"

@@ -54,6 +54,33 @@ def say_number(text: str, profile: Profile) -> str | None:
     return spoken
 
 
+_STREET_TYPES = (
+    "St|Street|Ave|Avenue|Rd|Road|Blvd|Boulevard|Dr|Drive|Ln|Lane|Way|Ct|Court|Pl|Place|"
+    "Pkwy|Parkway|Hwy|Highway|Ter|Terrace|Cir|Circle|Sq|Square"
+)
+#: A house number: 3 to 5 digits, then up to three capitalised words and a street type.
+ADDRESS = re.compile(
+    rf"{NOT_AFTER_WORD}\d{{3,5}}(?=\s+(?:[NSEW]\.?\s+)?(?:[A-Z][a-z]+\.?\s+){{1,3}}"
+    rf"(?:{_STREET_TYPES})\b)"
+)
+
+
+def house_number(text: str, profile: Profile) -> str:
+    """House numbers in pairs, as addresses are said: 123 "one twenty-three", 1600 "sixteen
+    hundred", 1005 "ten oh five"; five digits one by one."""
+    n = int(text)
+    if len(text) in (3, 4) and not text.startswith("0"):
+        head, tail = divmod(n, 100)
+        said = words.cardinal(head, profile)
+        if tail == 0:
+            return f"{said} hundred"
+        pair = words.cardinal(tail, profile)
+        return f"{said} {pair}" if tail >= 10 else f"{said} oh {pair}"
+    if len(text) == 5:
+        return words.digits(text, profile)
+    return words.cardinal(n, profile)
+
+
 def value(text: str, profile: Profile) -> float | None:
     parsed = words.parse_number(text, profile)
     if parsed is None:
@@ -100,6 +127,8 @@ def rules(profile: Profile) -> list[Rule]:
         num, den = int(m.group(1)), int(m.group(2))
         if (num, den) == (24, 7) and profile.lang == "en":
             return "twenty-four seven"
+        if (num, den) == (50, 50) and profile.lang == "en":
+            return "fifty fifty"
         if den == 0:
             return None
         return _fraction(num, den, profile)
@@ -113,6 +142,9 @@ def rules(profile: Profile) -> list[Rule]:
 
     def plain(m: re.Match[str], ctx: Context) -> str | None:
         return say_number(m.group(0), profile)
+
+    def between(m: re.Match[str], ctx: Context) -> str | None:
+        return f" {to} "
 
     if "to" in profile.words:  # languages with a word for "to" read ranges and ratios
         out.append(
@@ -137,6 +169,9 @@ def rules(profile: Profile) -> list[Rule]:
                 "numbers", re.compile(r"(?<![0-9])(\d{0,6})([½⅓⅔¼¾])"), unicode_fraction, "unicode"
             )
         )
+    if "to" in profile.words:  # "$5-$10", "9 AM - 5 PM": a dash between two readings
+        dash = re.compile(r"(?<=\ue000) ?[-–] ?(?=\ue000)")
+        out.append(Rule("numbers", dash, between, "between"))
     out.append(
         Rule(
             "numbers",
@@ -146,6 +181,17 @@ def rules(profile: Profile) -> list[Rule]:
         )
     )
     return out
+
+
+def address_rules(profile: Profile) -> list[Rule]:
+    """House numbers before a street name (English); runs before "Ave." becomes "Avenue"."""
+    if profile.lang != "en":
+        return []
+
+    def render(m: re.Match[str], ctx: Context) -> str | None:
+        return house_number(m.group(0), profile)
+
+    return [Rule("numbers", ADDRESS, render, "house-number")]
 
 
 def ordinal_rules(profile: Profile) -> list[Rule]:
