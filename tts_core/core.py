@@ -220,6 +220,10 @@ class SpeechCore:
         return request if text == request.text else dataclasses.replace(request, text=text)
 
     def cache_key(self, request: SynthesisRequest) -> CacheKey:
+        """The audio cache's key for a request as the client sent it (normalized here)."""
+        return self._key(self.speakable(request))
+
+    def _key(self, request: SynthesisRequest) -> CacheKey:
         return CacheKey(
             self.engine.name,
             request.voice or "",
@@ -255,7 +259,7 @@ class SpeechCore:
         timing = timing if timing is not None else Timing()
         timing.asked = self._clock()
         request = self.speakable(request)
-        key = self.cache_key(request)
+        key = self._key(request)
         cached = self.cache.get(key)
         if cached is not None:
             self.stats.cache_hits += 1
