@@ -228,18 +228,19 @@ async def test_the_deadline_estimate_uses_the_spoken_text() -> None:
     engine = GatedEngine()
     core = SpeechCore(engine, idle_unload_s=0)
     core.rtf = 1.0
-    seen: list[float] = []
+    seen: list[tuple[object, ...]] = []
     original = core.scheduler.acquire
 
-    async def spy(deadline: float) -> None:
-        seen.append(deadline)
-        await original(deadline)
+    async def spy(deadline: float, *args: object) -> None:
+        seen.append((deadline, *args))
+        await original(deadline, *args)
 
     core.scheduler.acquire = spy  # type: ignore[method-assign]
     now = core._clock()
     await _speak(core, SynthesisRequest("会议在2026年3月12日。", language="zh"))
-    expected = now - speech_units("会议在二零二六年三月十二日。") * 0.4
-    assert seen[0] == pytest.approx(expected, abs=0.05)
+    units = speech_units("会议在二零二六年三月十二日。")
+    assert seen[0][0] == pytest.approx(now - units * 0.4, abs=0.05)
+    assert units in seen[0][1:]  # the tenant share is charged for what is spoken, too
     await core.aclose()
 
 
@@ -276,8 +277,7 @@ def test_say_normalizes_and_can_be_told_not_to(tmp_path, monkeypatch) -> None:
             return super().synthesize(request)
 
     monkeypatch.setattr("tts_core.create_engine", lambda *a, **k: Recording())
-    out = tmp_path / "a.wav"
-    assert cli_main(["say", "Pay $5.", "-o", str(out), "--engine", "sim"]) == 0
-    off = ["--normalize", "off"]
-    assert cli_main(["say", "Pay $5.", "-o", str(out), "--engine", "sim", *off]) == 0
+    say = ["say", "Pay $5.", "-o", str(tmp_path / "a.wav"), "--engine", "sim", "--rate", "16000"]
+    assert cli_main(say) == 0
+    assert cli_main([*say, "--normalize", "off"]) == 0
     assert seen == ["Pay five dollars.", "Pay $5."]
