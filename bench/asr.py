@@ -160,8 +160,8 @@ def canonical(text: str, locale: str = "en-US") -> list[str]:
     text = _CLOCK_RUN.sub(r"\1:\2 \3", text)
     text = _DOTTED_CLOCK.sub(r"\1 \2:\3", text)
     text = _DIGIT_RUN.sub(lambda m: " ".join(m.group(0).replace(" ", "")), text)
-    text = _LETTER_DOT.sub(" dot ", text)  # "jane.doe" heard for "jane dot doe"
-    spoken = normalize(text, "en", locale).lower()
+    spoken = normalize(text, "en", locale)
+    spoken = _LETTER_DOT.sub(" dot ", spoken).lower()  # "jane.doe" heard for "jane dot doe"
     spoken = spoken.replace("-", " ").replace("'", "").replace("’", "")
     out = []
     for word in re.findall(r"[a-z0-9]+", spoken):
