@@ -106,6 +106,27 @@ def _rows(name: str, r: dict[str, Any]) -> list[tuple[str, str, str]]:
                 ", ".join(f"{k} **{v}**" for k, v in ratios.items()),
             )
         )
+    elif name == "intelligibility":
+        rows.extend(_intelligibility_rows(r))
+    return rows
+
+
+def _intelligibility_rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
+    def cell(w: dict[str, Any]) -> str:
+        return (
+            f"phone {w['as_written_phone']:.0%} → **{w['normalized_phone']:.0%}**; "
+            f"wideband {w['as_written_wideband']:.0%} → {w['normalized_wideband']:.0%}"
+        )
+
+    rows = [
+        (
+            "intelligibility",
+            f"word error rate as written → normalized, all ({r.get('reference_words')} words)",
+            cell(r["overall"]),
+        )
+    ]
+    for category, w in r.get("wer", {}).items():
+        rows.append(("intelligibility", f"{category} ({w['reference_words']} words)", cell(w)))
     return rows
 
 

@@ -30,6 +30,13 @@ def _say(args: argparse.Namespace) -> int:
     from telephony.resample import StreamResampler
     from telephony.wav import wav_bytes
     from tts_core import EngineError, SpeechCore, SynthesisRequest, create_engine
+    from tts_core.normalize import NormalizeSettingError, parse_setting
+
+    try:
+        parse_setting(args.normalize)
+    except NormalizeSettingError as exc:
+        print(f"voxgate say: {exc}", file=sys.stderr)
+        return 2
 
     settings = from_args(args)
     engine = create_engine(settings.engine, **settings.engine_options())
@@ -38,7 +45,14 @@ def _say(args: argparse.Namespace) -> int:
         core = SpeechCore(engine, idle_unload_s=0)
         try:
             resolved = await core.resolve(settings.voice, settings.language, args.speed)
-            request = SynthesisRequest(args.text, resolved.voice, resolved.language, args.speed)
+            request = SynthesisRequest(
+                args.text,
+                resolved.voice,
+                resolved.language,
+                args.speed,
+                normalize=args.normalize,
+                locale=args.locale or resolved.locale,
+            )
             t0 = time.perf_counter()
             parts = [chunk async for chunk in core.synthesize(request)]
             elapsed = time.perf_counter() - t0
@@ -141,6 +155,15 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("pcm16", "mulaw", "alaw"),
         default="pcm16",
         help="pcm16 (default), or G.711 mulaw/alaw (8000 Hz)",
+    )
+    say.add_argument(
+        "--normalize",
+        default="on",
+        help="speak numbers, dates, codes ... as words: on (default), off, "
+        "or comma-separated categories (e.g. numbers,currency,dates)",
+    )
+    say.add_argument(
+        "--locale", default=None, help="locale for numeric dates, e.g. en-GB (12/03 = 12 March)"
     )
     add_arguments(say, only=SAY_SETTINGS)
     return parser

@@ -15,7 +15,9 @@ from tts_core.sim_engine import SimulatedEngine
 
 
 async def collect(core: SpeechCore, text: str, buffered_s: float = 0.0) -> np.ndarray:
-    parts = [c async for c in core.synthesize(SynthesisRequest(text), buffered_s=buffered_s)]
+    # Texts here are labels the fake engine records ("A1"); normalization would spell them.
+    request = SynthesisRequest(text, normalize="off")
+    parts = [c async for c in core.synthesize(request, buffered_s=buffered_s)]
     return np.concatenate(parts)
 
 

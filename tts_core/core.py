@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
@@ -23,7 +24,16 @@ import numpy as np
 
 from .budget import speech_units
 from .cache import AudioCache, CacheKey
-from .engine import Engine, EngineError, Resolved, SynthesisRequest, Voice, resolve_by_voices
+from .engine import (
+    Engine,
+    EngineError,
+    InvalidRequest,
+    Resolved,
+    SynthesisRequest,
+    Voice,
+    resolve_by_voices,
+)
+from .normalize import NormalizeSettingError, normalize
 from .scheduler import DeadlineScheduler
 
 log = logging.getLogger(__name__)
@@ -194,7 +204,26 @@ class SpeechCore:
         rtf = synth_s / (samples / self.engine.sample_rate)
         self.rtf = rtf if self.rtf == 0 else (1 - RTF_SMOOTHING) * self.rtf + RTF_SMOOTHING * rtf
 
+    @staticmethod
+    def speakable(request: SynthesisRequest) -> SynthesisRequest:
+        """The request with its text as it should be spoken (SPEC §8: numbers, dates ...).
+
+        Done once, here, so the cache key, the deadline estimate and the engine's
+        token budget all see the words that will be spoken (a CJK "2026" is four
+        characters written and more spoken). Only the core sees this text: callers
+        keep reporting the sentence as the client sent it.
+        """
+        try:
+            text = normalize(request.text, request.language, request.locale, request.normalize)
+        except NormalizeSettingError as exc:
+            raise InvalidRequest(str(exc), field="normalize") from exc
+        return request if text == request.text else dataclasses.replace(request, text=text)
+
     def cache_key(self, request: SynthesisRequest) -> CacheKey:
+        """The audio cache's key for a request as the client sent it (normalized here)."""
+        return self._key(self.speakable(request))
+
+    def _key(self, request: SynthesisRequest) -> CacheKey:
         return CacheKey(
             self.engine.name,
             request.voice or "",
@@ -229,7 +258,8 @@ class SpeechCore:
         """
         timing = timing if timing is not None else Timing()
         timing.asked = self._clock()
-        key = self.cache_key(request)
+        request = self.speakable(request)
+        key = self._key(request)
         cached = self.cache.get(key)
         if cached is not None:
             self.stats.cache_hits += 1

@@ -141,13 +141,22 @@ def resolve_by_voices(
 
 @dataclass(frozen=True)
 class SynthesisRequest:
-    """One sentence to speak. The cache key is derived from these fields."""
+    """One sentence to speak. The cache key is derived from these fields.
+
+    `normalize` chooses what the speech core rewrites into words before the
+    engine sees the text (SPEC §8): "on" (default), "off", or the categories to
+    apply (a frozenset, or any form `tts_core.normalize.parse_setting` accepts).
+    `locale` (e.g. "en-GB") refines the language for locale-dependent readings
+    such as numeric dates; the language itself still comes from `language`.
+    """
 
     text: str
     voice: str | None = None
     language: str | None = None
     speed: float = 1.0
     extra: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
+    normalize: str | frozenset[str] = "on"
+    locale: str | None = None
 
 
 @runtime_checkable

@@ -35,7 +35,7 @@ from tests.e2e.client import url as speak_url
 from tests.e2e.server import Running, serve
 
 __all__ = ["Running", "serve", "speak_url"]  # re-exported for the robust test modules
-from tts_core import SynthesisRequest
+from tts_core import SpeechCore, SynthesisRequest
 from tts_core.sim_engine import SimulatedEngine
 
 FRAME_MS = 20
@@ -93,14 +93,16 @@ def expected_frames(text: str, speed: float = 1.0, fmt: MediaFormat | None = Non
     """The exact frames the gateway must send for one sentence spoken by the sim engine."""
     fmt = fmt or MediaFormat()
     engine = SimulatedEngine()
-    pcm = np.concatenate(list(engine.synthesize(SynthesisRequest(text, speed=speed))))
+    request = SpeechCore.speakable(SynthesisRequest(text, speed=speed))  # as the core sends it
+    pcm = np.concatenate(list(engine.synthesize(request)))
     encoder = UtteranceEncoder(engine.sample_rate, fmt)
     return encoder.feed(pcm) + encoder.finish()
 
 
 def nominal_frames(text: str, speed: float = 1.0) -> int:
     """Frames implied by the engine's nominal duration (the resampler may add one)."""
-    return math.ceil(SimulatedEngine.duration_s(text, speed) * 8000 / 160)
+    spoken = SpeechCore.speakable(SynthesisRequest(text)).text
+    return math.ceil(SimulatedEngine.duration_s(spoken, speed) * 8000 / 160)
 
 
 # -- an ordered transcript of one socket ------------------------------------------
