@@ -62,8 +62,10 @@ def model_dir(root: Path | None = None) -> Path:
     except OSError:  # a read-only home (some CI runners): the temp folder still works
         target = Path(tempfile.gettempdir()) / "voxgate-cache" / tag
     model = target / "model.bin"
-    if model.is_file() and model.stat().st_size == size and all(
-        (target / f).is_file() for f in SIDE_FILES
+    if (
+        model.is_file()
+        and model.stat().st_size == size
+        and all((target / f).is_file() for f in SIDE_FILES)
     ):
         return target
     target.mkdir(parents=True, exist_ok=True)
@@ -182,9 +184,7 @@ def word_errors(reference: list[str], hypothesis: list[str]) -> int:
     for i, ref in enumerate(reference, 1):
         current = [i]
         for j, hyp in enumerate(hypothesis, 1):
-            current.append(
-                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref != hyp))
-            )
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref != hyp)))
         previous = current
     return previous[-1]
 

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from tts_core import AudioCache, EngineUnavailable, SpeechCore, create_engine
+from tts_core.normalize import capabilities
 
 from .audiosocket_server import AudioSocketServer
 from .auth import (
@@ -184,6 +185,8 @@ async def voices(request: Request) -> Response:
                 }
                 for v in found
             ],
+            # What is read out as words, per language (SPEC §8); others pass through.
+            "normalization": capabilities(),
         }
     )
 

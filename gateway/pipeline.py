@@ -100,6 +100,8 @@ class SpeechPipeline:
         voice: str | None = None,
         language: str | None = None,
         speed: float = 1.0,
+        locale: str | None = None,
+        normalize: str = "on",
         emit: Emit = _no_events,
         metrics: Metrics | None = None,
         max_queued: int = 32,
@@ -114,6 +116,8 @@ class SpeechPipeline:
         self.voice = voice
         self.language = language
         self.speed = speed
+        self.locale = locale
+        self.normalize = normalize
         self.emit = emit
         self.metrics = metrics
         self.max_queued = max_queued
@@ -235,7 +239,14 @@ class SpeechPipeline:
 
     async def _render(self, rendered: _Rendered) -> None:
         sentence = rendered.sentence
-        request = SynthesisRequest(sentence.text, self.voice, self.language, self.speed)
+        request = SynthesisRequest(
+            sentence.text,
+            self.voice,
+            self.language,
+            self.speed,
+            normalize=self.normalize,
+            locale=self.locale,
+        )
         encoder = UtteranceEncoder(self.core.sample_rate, self.leg.fmt)
         frame_ms = self.leg.fmt.frame_ms
         timing = Timing()

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from telephony.media import format_problem
+from tts_core.normalize import NormalizeSettingError, parse_setting, setting_text
 
 FORMATS = ("binary", "json", "twilio", "audiosocket")
 LOG_CLIP = 200  # characters of client text quoted in an error or a log line
@@ -61,6 +62,7 @@ class SpeakSettings:
     stream_sid: str | None = None
     call: str | None = None
     session: str | None = None  # attach to a live call by its alias
+    normalize: str = "on"  # speakable-text categories: "on", "off" or a list
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -130,6 +132,11 @@ def parse_settings(
             setattr(settings, key, _number(key, value, int))
         elif key in ("encoding", "format"):
             setattr(settings, key, _string(key, value).lower())
+        elif key == "normalize":
+            try:
+                settings.normalize = setting_text(parse_setting(value))
+            except NormalizeSettingError as exc:
+                raise _bad("normalize", str(exc)) from exc
     return check_settings(settings)
 
 

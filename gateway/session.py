@@ -180,6 +180,8 @@ class SpeakSession:
             self.pipeline.voice = resolved.voice
             self.pipeline.language = resolved.language
             self.pipeline.speed = resolved.speed
+            self.pipeline.locale = resolved.locale
+            self.pipeline.normalize = s.normalize
             leg_of_output = self.call.leg
             fmt = leg_of_output.fmt
             # What the listener actually gets is the call's own leg, not this socket's query.
@@ -198,6 +200,8 @@ class SpeakSession:
                 voice=resolved.voice,
                 language=resolved.language,
                 speed=resolved.speed,
+                locale=resolved.locale,
+                normalize=s.normalize,
                 emit=self.emit,
                 metrics=self.gw.metrics,
                 max_queued=self.gw.settings.max_queued_sentences,

@@ -27,6 +27,7 @@ from starlette.websockets import WebSocket, WebSocketState
 from telephony.legs import TwilioLeg
 from telephony.twilio import Dtmf, Mark, Start, Stop, TwilioCodec, TwilioProtocolError
 from tts_core import EngineError, InvalidRequest
+from tts_core.normalize import NormalizeSettingError, parse_setting, setting_text
 
 from .auth import origin_allowed, valid_twilio_signature
 from .calls import Call, CallIdTaken
@@ -120,11 +121,18 @@ def new_call(gw: Gateway, ws: WebSocket, start: Start) -> Call:
         await ws.close(1000)
 
     leg = TwilioLeg(send_text, start.stream_sid, lead_ms=TWILIO_LEAD_MS, close=close)
+    normalize = "on"
+    if "normalize" in params:
+        try:
+            normalize = setting_text(parse_setting(params["normalize"]))
+        except NormalizeSettingError as exc:
+            log.warning("twilio call parameter ignored: %s", exc, extra={"call": start.call_sid})
     pipeline = SpeechPipeline(
         gw.core,
         leg,
         voice=params.get("voice"),
         language=params.get("language"),
+        normalize=normalize,
         metrics=gw.metrics,
         max_queued=gw.settings.max_queued_sentences,
         max_markers=gw.settings.max_pending_marks,
@@ -158,11 +166,13 @@ async def _resolve_voice(gw: Gateway, call: Call) -> None:
         with contextlib.suppress(EngineError):
             resolved = await gw.core.resolve(None, None)
             pipeline.voice, pipeline.language = resolved.voice, resolved.language
+            pipeline.locale = resolved.locale
         return
     except EngineError as exc:
         log.error("engine unavailable for call: %s", exc, extra={"call": call.id})
         return
     pipeline.voice, pipeline.language = resolved.voice, resolved.language
+    pipeline.locale = resolved.locale
 
 
 async def twilio_endpoint(ws: WebSocket) -> None:

@@ -35,10 +35,15 @@ def server(piper_engine):
         yield running
 
 
-def expected_frames(server, text: str, fmt: MediaFormat) -> list[bytes]:
+def expected_frames(
+    server, text: str | SynthesisRequest, fmt: MediaFormat | None = None
+) -> list[bytes]:
     """Frames the gateway must have sent for `text`, from the exact PCM it synthesized."""
     core = server.gateway.core
-    pcm = core.cache.get(core.cache_key(SynthesisRequest(text, "en_US-joe-medium", "en-us")))
+    fmt = fmt or MediaFormat()
+    request = text if isinstance(text, SynthesisRequest) else None
+    request = request or SynthesisRequest(text, "en_US-joe-medium", "en-us", locale="en-US")
+    pcm = core.cache.get(core.cache_key(request))
     assert pcm is not None, f"{text!r} was not synthesized"
     encoder = UtteranceEncoder(core.sample_rate, fmt)
     return encoder.feed(pcm) + encoder.finish()
@@ -232,3 +237,33 @@ async def test_client_vanishing_mid_sentence_leaves_nothing_behind(server) -> No
     assert server.pipeline_tasks() == []
     gw.refresh_gauges()
     assert gw.metrics.sessions._value.get() == 0
+
+
+async def test_numbers_are_spoken_as_words_and_events_keep_the_client_text(server) -> None:
+    text = "Your balance is $42.50 as of 12/03/2026."
+    on = await speak(server.ws, [text], language="en-GB")
+    assert [e["text"] for e in on.of("sentence")] == [text]  # the client's own words
+    assert on.events[0]["settings"]["normalize"] == "on"
+    assert on.events[0]["locale"] == "en-GB"
+    # What was synthesized is the spoken form, read by the session's locale.
+    core = server.gateway.core
+    gb = SynthesisRequest(text, "en_US-joe-medium", "en-us", locale="en-GB")
+    assert core.speakable(gb).text == (
+        "Your balance is forty-two dollars and fifty cents"
+        " as of the twelfth of March twenty twenty-six."
+    )
+    us = SynthesisRequest(text, "en_US-joe-medium", "en-us", locale="en-US")
+    assert "December third" in core.speakable(us).text
+    assert on.frames == expected_frames(server, gb)
+    off = await speak(server.ws, [text], normalize="off")
+    assert off.events[0]["settings"]["normalize"] == "off"
+    assert len(on.frames) != len(off.frames)  # the raw symbols are read differently
+    some = await speak(server.ws, [text], normalize="dates,times")
+    assert some.events[0]["settings"]["normalize"] == "times,dates"
+
+
+async def test_a_bad_normalize_setting_names_the_field(server) -> None:
+    async with websockets.connect(url(server.ws, normalize="numbers,dollars")) as ws:
+        event = json.loads(await ws.recv())
+    assert event["code"] == "invalid_setting" and event["field"] == "normalize"
+    assert "dollars" in event["message"]
