@@ -38,8 +38,11 @@ async def main(text: str, path: str) -> None:
         wav.setsampwidth(2)
         wav.setframerate(8000)
         wav.writeframes(ulaw_decode(b"".join(frames)))
-    print(f"wrote {path}: {len(frames) * 20 / 1000:.2f} s of telephone audio")
+    seconds = sum(len(f) for f in frames) / 8000  # µ-law at 8 kHz: one byte per sample
+    print(f"wrote {path}: {seconds:.2f} s of telephone audio")
 
 
 if __name__ == "__main__":
+    if not 2 <= len(sys.argv) <= 3:
+        sys.exit(f"usage: python {sys.argv[0]} TEXT [OUT.wav]\n\n{__doc__.strip()}")
     asyncio.run(main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "voxgate.wav"))

@@ -31,6 +31,7 @@ class TwilioPeer:
     events: list[dict[str, Any]] = field(default_factory=list)  # marks and clears, in order
     echoed: list[str] = field(default_factory=list)
     ws: Any = None
+    close_code: int | None = None  # the close frame the gateway sent, once it has
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _seq: int = 0
 
@@ -92,6 +93,12 @@ class TwilioPeer:
     async def _read(self) -> None:
         """Play media in real time from the first frame; echo each mark once it has played."""
         play_start: float | None = None
+        try:
+            await self._consume(play_start)
+        finally:
+            self.close_code = self.ws.close_code
+
+    async def _consume(self, play_start: float | None) -> None:
         async for raw in self.ws:
             msg = json.loads(raw)
             if msg["event"] == "media":

@@ -52,6 +52,10 @@ async def test_twilio_call_greeting_app_text_dtmf_barge_in_and_stop(server) -> N
 
         ws, ready = await attach(server, session="order-42")  # by the `session` alias
         assert ready["call"] == peer.call_sid and ready["carrier"] == "twilio"
+        # `ready` describes what the caller gets: the call's own leg, not this socket's query.
+        assert ready["settings"]["format"] == "twilio"
+        assert ready["settings"]["stream_sid"] == peer.stream_sid
+        assert ready["settings"]["encoding"] == "mulaw" and ready["frame_bytes"] == 160
         text = (
             "Your order shipped this morning and should arrive on Thursday afternoon. "
             "Is there anything else I can help you with today?"
@@ -87,6 +91,9 @@ async def test_twilio_call_greeting_app_text_dtmf_barge_in_and_stop(server) -> N
         assert got.of("call_ended")[0]["reason"] == "stop"
         assert got.of("done")
         await ws.close()
+        # Twilio's side gets a close frame (it used to see the socket dropped: 1006).
+        await wait_for(lambda: peer.close_code is not None, 5)
+        assert peer.close_code == 1000
     await wait_for(lambda: server.gateway.calls.get(peer.call_sid) is None, 3)
 
 
@@ -164,6 +171,8 @@ async def test_audiosocket_call_paced_silence_speech_barge_in_dtmf_hangup(server
 
         ws, ready = await attach(server, peer.call_id)
         assert ready["carrier"] == "audiosocket" and ready["frame_bytes"] == 320
+        assert ready["settings"]["format"] == "audiosocket"
+        assert (ready["settings"]["encoding"], ready["settings"]["sample_rate"]) == ("pcm16", 8000)
         text = "Please listen carefully, as our menu options have changed recently."
         await ws.send(json.dumps({"type": "text", "text": text}))
         await wait_for(lambda: len(peer.speech_frames()) >= 50, 10)

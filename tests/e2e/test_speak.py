@@ -211,6 +211,9 @@ async def test_clear_stops_audio_and_reports_heard_text(server) -> None:
         heard = cleared["heard"].split()
         first_words = long_text.split()
         assert 0 < len(heard) < 14 and heard == first_words[: len(heard)]
+        # What was not heard is reported too: the rest of the first sentence and the
+        # sentences still queued (this used to come back empty).
+        assert cleared["dropped_text"].split() == first_words[len(heard) :]
         assert len(after.frames) <= 1  # at most the frame already on its way
         # Nothing of the old answer follows; a new one plays normally.
         await ws.send(json.dumps({"type": "text", "text": "Sure, go ahead."}))
@@ -267,3 +270,45 @@ async def test_a_bad_normalize_setting_names_the_field(server) -> None:
         event = json.loads(await ws.recv())
     assert event["code"] == "invalid_setting" and event["field"] == "normalize"
     assert "dollars" in event["message"]
+
+
+async def test_a_client_far_ahead_that_closes_gets_a_prompt_clean_close(server) -> None:
+    """lead_ms >= 1000: a client that stops reading and closes used to wait 10 s (its
+    close timeout) behind its own unread frames, then end in 1006."""
+    for lead in (1000, 5000, 60_000):
+        ws = await websockets.connect(url(server.ws, lead_ms=lead))
+        ready = json.loads(await ws.recv())
+        assert ready["frames_per_message"] > 1  # far ahead: frames due together travel together
+        await ws.send(json.dumps({"type": "text", "text": TEXT}))
+        while not isinstance(await ws.recv(), bytes):
+            pass
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await ws.close()
+        assert ws.close_code == 1000
+        assert loop.time() - started < 2.0  # the client's close_timeout is 10 s
+    async with websockets.connect(url(server.ws, lead_ms=200)) as ws:
+        assert json.loads(await ws.recv())["frames_per_message"] == 1  # real time: one per message
+
+
+async def test_regional_english_on_the_english_voice_is_spoken(server) -> None:
+    """en-GB was answered with `ready`, then every sentence failed with invalid_request."""
+    got = await speak(server.ws, ["Good morning, London."], language="en-GB")
+    ready = got.events[0]
+    assert ready["settings"]["language"] == "en-us" and ready["locale"] == "en-GB"
+    assert not got.of("error") and got.frames
+    async with websockets.connect(url(server.ws, language="ja")) as ws:
+        refused = json.loads(await ws.recv())  # refused up front, not sentence by sentence
+    assert refused["code"] == "invalid_setting" and refused["field"] == "language"
+
+
+async def test_an_overlong_sentence_is_cut_at_a_clause_before_synthesis(server) -> None:
+    clause = "and the next available agent will be with you as soon as possible"
+    text = "Thank you for calling, " + ", ".join([clause] * 6) + "."
+    assert len(text) > 390
+    got = await speak(server.ws, [text])
+    spoken = [e["text"] for e in got.of("sentence")]
+    limit = server.gateway.settings.max_sentence_chars
+    assert len(spoken) >= 2 and all(len(s) <= limit for s in spoken)
+    assert all(s.endswith((",", ".")) for s in spoken)  # cut at clause marks, not mid-phrase
+    assert " ".join(spoken) == text
