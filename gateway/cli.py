@@ -21,7 +21,9 @@ SAY_SETTINGS = (
     "device",
     "dtype",
     "attn_implementation",
+    "qwen_runtime",
     "qwen_streaming",
+    "qwen_cuda_graphs",
     "sim_rtf",
 )
 

@@ -38,9 +38,31 @@ class Settings:
     attn_implementation: str | None = field(
         default=None, metadata={"help": "qwen: flash_attention_2, sdpa or eager (auto)"}
     )
+    qwen_runtime: str = field(
+        default="batched",
+        metadata={"help": "qwen: batched (one decode loop for many calls) or stock (generate)"},
+    )
+    qwen_slots: int = field(
+        default=0, metadata={"help": "qwen: sentences decoded at once (0 = 64 on CUDA, 8 on CPU)"}
+    )
+    qwen_max_len: int = field(
+        default=1024, metadata={"help": "qwen: tokens per slot (prompt + codec frames)"}
+    )
     qwen_streaming: int = field(
-        default=0,
+        default=1,
         metadata={"help": "qwen: 1 = send audio while the sentence is still generating"},
+    )
+    qwen_first_chunk_frames: int = field(
+        default=3, metadata={"help": "qwen: codec frames (80 ms each) in the first audio chunk"}
+    )
+    qwen_chunk_frames: int = field(
+        default=8, metadata={"help": "qwen: codec frames in each later chunk"}
+    )
+    qwen_context_frames: int = field(
+        default=72, metadata={"help": "qwen: frames of left context decoded with each chunk"}
+    )
+    qwen_cuda_graphs: str = field(
+        default="auto", metadata={"help": "qwen: decode step as CUDA graphs (auto, on, off)"}
     )
     sim_rtf: float = field(default=0.0, metadata={"help": "sim engine: real-time factor"})
     audiosocket_host: str = field(
@@ -146,13 +168,29 @@ class Settings:
                 "dtype": self.dtype,
                 "attn_implementation": self.attn_implementation,
                 "default_speaker": self.voice,
+                "runtime": self.qwen_runtime,
+                "slots": self.qwen_slots or None,
+                "max_len": self.qwen_max_len,
                 "streaming": bool(self.qwen_streaming),
+                "first_chunk_frames": self.qwen_first_chunk_frames,
+                "chunk_frames": self.qwen_chunk_frames,
+                "context_frames": self.qwen_context_frames,
+                "cuda_graphs": {"auto": None, "on": True, "off": False}[self.qwen_cuda_graphs],
             }
         return {"rtf": self.sim_rtf}
 
     def validate(self) -> Settings:
         if self.engine not in ("piper", "qwen", "sim"):
             raise ConfigError(f"engine must be piper, qwen or sim, not {self.engine!r}")
+        if self.qwen_runtime not in ("batched", "stock"):
+            raise ConfigError("qwen_runtime must be batched or stock")
+        if self.qwen_cuda_graphs not in ("auto", "on", "off"):
+            raise ConfigError("qwen_cuda_graphs must be auto, on or off")
+        for name in ("qwen_first_chunk_frames", "qwen_chunk_frames", "qwen_max_len"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1")
+        if self.qwen_slots < 0 or self.qwen_context_frames < 0:
+            raise ConfigError("qwen_slots and qwen_context_frames must be >= 0")
         if self.scheduler not in ("edf", "fifo"):
             raise ConfigError("scheduler must be edf or fifo")
         for name in ("port", "audiosocket_port", "ops_port"):

@@ -56,11 +56,28 @@ def test_qwen_options_reach_the_engine() -> None:
         {
             "VOXGATE_ENGINE": "qwen",
             "VOXGATE_VOICE": "ryan",
-            "VOXGATE_QWEN_STREAMING": "1",
+            "VOXGATE_QWEN_STREAMING": "0",
+            "VOXGATE_QWEN_SLOTS": "12",
+            "VOXGATE_QWEN_FIRST_CHUNK_FRAMES": "2",
+            "VOXGATE_QWEN_CONTEXT_FRAMES": "50",
+            "VOXGATE_QWEN_CUDA_GRAPHS": "off",
             "VOXGATE_MODEL": "/models/tiny",
         }
     )
     engine = create_engine(s.engine, **s.engine_options())
     assert engine.name == "qwen" and not engine.loaded  # building it loads nothing
     assert engine.default_voice() == "ryan"
-    assert engine.streaming is True and engine.model_id == "/models/tiny"
+    assert engine.model_id == "/models/tiny" and engine.runtime_kind == "batched"
+    assert engine.policy.streaming is False and engine.policy.first_frames == 2
+    assert engine.policy.context_frames == 50 and engine.policy.chunk_frames == 8
+    assert engine.concurrency == 12 and engine.cuda_graphs is False
+    # Streaming is the default; slots default by device (8 on a CPU host).
+    default = create_engine("qwen", **from_env({"VOXGATE_ENGINE": "qwen"}).engine_options())
+    assert default.policy.streaming is True and default.policy.first_frames == 3
+    assert default.concurrency == (64 if torch_cuda() else 8)
+
+
+def torch_cuda() -> bool:
+    from tts_core.cuda import cuda_available
+
+    return cuda_available()

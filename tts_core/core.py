@@ -25,12 +25,15 @@ import numpy as np
 from .budget import speech_units
 from .cache import AudioCache, CacheKey
 from .engine import (
+    BatchedEngine,
     Engine,
     EngineError,
     InvalidRequest,
     Resolved,
+    StreamEnd,
     SynthesisRequest,
     Voice,
+    concurrency,
     resolve_by_voices,
 )
 from .normalize import NormalizeSettingError, normalize
@@ -86,7 +89,12 @@ class SpeechCore:
         self.engine = engine
         self.idle_unload_s = idle_unload_s
         self.cache = cache if cache is not None else AudioCache(0)
-        self.scheduler = DeadlineScheduler(1, fifo=fifo)
+        # A batched engine serves up to `concurrency` requests from one decode loop;
+        # the scheduler still decides which waiting request gets the next free place.
+        self.concurrency = concurrency(engine)
+        self._batched = self.concurrency > 1 and isinstance(engine, BatchedEngine)
+        self._stepping = False  # the batched engine's loop is running on the worker
+        self.scheduler = DeadlineScheduler(self.concurrency, fifo=fifo)
         self.stats = CoreStats()
         self.last_error: str | None = None
         self._clock = clock
@@ -266,6 +274,10 @@ class SpeechCore:
             self._last_used = timing.started = timing.finished = self._clock()
             yield cached
             return
+        if self._batched:
+            async for chunk in self._synthesize_batched(request, key, buffered_s, timing, tenant):
+                yield chunk
+            return
 
         self._pending += 1
         try:
@@ -327,5 +339,110 @@ class SpeechCore:
         finally:
             if not complete:
                 abandon.set()
+        if parts and self.cache.enabled:
+            self.cache.put(key, np.concatenate(parts))
+
+    # -- batched engines ---------------------------------------------------------
+
+    def _kick(self) -> None:
+        """Make sure the batched engine's decode loop is running on the worker thread.
+
+        Runs on the event loop's thread only, so `_stepping` needs no lock: a request
+        submitted while the loop is finishing is picked up by the done callback.
+        """
+        if self._stepping:
+            return
+        engine = self.engine
+        assert isinstance(engine, BatchedEngine)
+        self._stepping = True
+        loop = asyncio.get_running_loop()
+        run = loop.run_in_executor(self._executor, engine.run_until_idle)
+
+        def stopped(done: asyncio.Future[None]) -> None:
+            self._stepping = False
+            if not done.cancelled() and done.exception() is not None:
+                log.error("batched engine loop failed", exc_info=done.exception())
+                return
+            if engine.loaded and engine.has_work():
+                self._kick()
+
+        run.add_done_callback(stopped)
+
+    async def _synthesize_batched(
+        self,
+        request: SynthesisRequest,
+        key: CacheKey,
+        buffered_s: float,
+        timing: Timing,
+        tenant: str,
+    ) -> AsyncIterator[np.ndarray]:
+        """Like the single-engine path, but the engine keeps many requests in flight.
+
+        The scheduler's places are the engine's slots: a request waits (in deadline
+        order, fair between tenants) for a free one, is submitted to the engine's
+        queue and streamed back from its sink. Its place is freed when the engine
+        says the request is over (the sink's terminal item), never earlier, so the
+        core never admits more than the engine can hold, even after a barge-in.
+        """
+        engine = self.engine
+        assert isinstance(engine, BatchedEngine)
+        self._pending += 1
+        try:
+            await self.ensure_loaded()
+            await self.scheduler.acquire(
+                self.deadline(request.text, buffered_s), tenant, speech_units(request.text)
+            )
+        except BaseException:
+            self._pending -= 1
+            raise
+        timing.started = self._clock()
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self._pending -= 1
+                self._last_used = self._clock()
+                self.scheduler.release()
+
+        def arrived(item: object) -> None:  # on the event loop's thread
+            if isinstance(item, StreamEnd | BaseException):
+                release()
+            queue.put_nowait(item)
+
+        def sink(item: object) -> None:  # on the engine's thread
+            loop.call_soon_threadsafe(arrived, item)
+
+        try:
+            ticket = engine.submit(request, sink)
+        except BaseException:
+            release()
+            raise
+        self._kick()
+        self.stats.syntheses += 1
+        parts: list[np.ndarray] = []
+        complete = False
+        try:
+            while True:
+                item = await queue.get()
+                if isinstance(item, StreamEnd):
+                    complete = True
+                    timing.finished = self._clock()
+                    self._observe_rtf(timing.synth_s, sum(len(p) for p in parts))
+                    break
+                if isinstance(item, BaseException):
+                    if not isinstance(item, EngineError):
+                        item = EngineError(f"engine failed: {item!r}")
+                    raise item
+                assert isinstance(item, np.ndarray)
+                self._last_used = self._clock()
+                parts.append(item)
+                yield item
+        finally:
+            if not complete and not released:
+                engine.cancel(ticket)  # the place is freed when the engine lets go
         if parts and self.cache.enabled:
             self.cache.put(key, np.concatenate(parts))

@@ -7,7 +7,7 @@ needs no locking of its own. It knows nothing of sessions, sockets or telephony.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -195,6 +195,50 @@ class Engine(Protocol):
         ...
 
     def synthesize(self, request: SynthesisRequest) -> Iterator[np.ndarray]: ...
+
+
+@dataclass(frozen=True)
+class StreamEnd:
+    """The last item a batched engine gives a request's sink: the request is over
+    (`reason`: eos, budget, cancelled, empty) and the engine holds nothing of it."""
+
+    reason: str = "done"
+
+
+#: Where a batched engine delivers one request's output, from its own thread: int16
+#: chunks (np.ndarray), then a `StreamEnd`, or an `EngineError` instead of the end.
+Sink = Callable[[object], None]
+
+
+@runtime_checkable
+class BatchedEngine(Engine, Protocol):
+    """An engine that serves several requests at once from one decode loop (SPEC §3).
+
+    The speech core admits at most `concurrency` requests (in its own order:
+    fair between tenants, earliest deadline within one), hands each to `submit`
+    from the event loop's thread (cheap, thread-safe, validates before queueing),
+    and runs `run_until_idle` on its one inference thread while anything is
+    queued or running. Every submitted request ends with exactly one terminal
+    item on its sink, cancelled or not, which is when the core frees its place.
+    """
+
+    @property
+    def concurrency(self) -> int: ...
+
+    def submit(self, request: SynthesisRequest, sink: Sink) -> object: ...
+
+    def cancel(self, ticket: object) -> None: ...
+
+    def has_work(self) -> bool: ...
+
+    def run_until_idle(self) -> None: ...
+
+
+def concurrency(engine: Engine) -> int:
+    """How many requests `engine` serves at once (1 unless it is a batched engine)."""
+    if not isinstance(engine, BatchedEngine):
+        return 1
+    return max(1, int(engine.concurrency))
 
 
 def float_to_int16(audio: np.ndarray) -> np.ndarray:

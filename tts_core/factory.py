@@ -20,7 +20,7 @@ def create_engine(name: str, **options: Any) -> Engine:
 
         return PiperEngine(opts.get("voice_path"), threads=opts.get("threads"))
     if name == "qwen":
-        from .qwen_engine import QwenEngine
+        from .qwen import QwenEngine
 
         allowed = {
             "model",
@@ -29,7 +29,15 @@ def create_engine(name: str, **options: Any) -> Engine:
             "attn_implementation",
             "default_speaker",
             "seed",
+            "runtime",
+            "slots",
+            "max_len",
             "streaming",
+            "first_chunk_frames",
+            "chunk_frames",
+            "context_frames",
+            "max_prefills",
+            "cuda_graphs",
         }
         return QwenEngine(**{k: v for k, v in opts.items() if k in allowed})
     if name == "sim":

@@ -18,7 +18,7 @@ if str(ROOT) not in sys.path:  # `tests.*` and `tts_core` without an install
     sys.path.insert(0, str(ROOT))
 
 from tests.qwen.tiny_checkpoint import build_tiny_checkpoint  # noqa: E402 (installs the stubs)
-from tts_core.qwen_engine import QwenEngine  # noqa: E402
+from tts_core.qwen import QwenEngine  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,9 @@
 """QwenEngine against a real (tiny, random) Qwen3-TTS checkpoint loaded through qwen-tts.
 
-Most tests inject a small token budget: the random model rarely emits its end
-token, so it runs to the cap, and each codec step costs tens of milliseconds on a CPU.
+Behaviour every caller relies on is checked on both runtimes: the batched decode
+loop (the default) and the stock `generate_custom_voice` path. Most tests inject a
+small token budget: the random model rarely emits its end token, so it runs to the
+cap, and each codec step costs milliseconds on a CPU.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pytest
 import qwen_tts
 import torch
 
-import tts_core.qwen_engine as qwen_engine_module
+import tts_core.qwen.engine as qwen_engine_module
 from tests.qwen.tiny_checkpoint import SAMPLES_PER_FRAME, SPEAKER_IDS
 from tests.support import torchaudio_shim
 from tts_core import budget
@@ -29,7 +31,7 @@ from tts_core.engine import (
     InvalidRequest,
     SynthesisRequest,
 )
-from tts_core.qwen_engine import QwenEngine
+from tts_core.qwen import QwenEngine
 
 SMALL = 6  # max_new_tokens for most tests: at most 5 frames = 0.4 s
 
@@ -50,10 +52,47 @@ class Spy:
         return self.fn(*args, **{**kwargs, **self.rewrite})
 
 
-@pytest.fixture
-def engine(qwen_engine: QwenEngine, monkeypatch: pytest.MonkeyPatch) -> QwenEngine:
-    monkeypatch.setattr(qwen_engine, "token_budget", small_budget)
-    return qwen_engine
+@pytest.fixture(scope="module")
+def stock_engine(tiny_qwen_dir: Path) -> Any:
+    engine = QwenEngine(str(tiny_qwen_dir), device="cpu", seed=1234, runtime="stock")
+    engine.load()
+    yield engine
+    engine.unload()
+
+
+@pytest.fixture(params=["batched", "stock"])
+def engine(
+    request: pytest.FixtureRequest, qwen_engine: QwenEngine, monkeypatch: pytest.MonkeyPatch
+) -> QwenEngine:
+    chosen = qwen_engine if request.param == "batched" else request.getfixturevalue("stock_engine")
+    monkeypatch.setattr(chosen, "token_budget", small_budget)
+    return chosen
+
+
+def model_calls(engine: QwenEngine, monkeypatch: pytest.MonkeyPatch, **rewrite: Any) -> Spy:
+    """Record what reaches the model: generate_custom_voice (stock) or the decode loop's
+    queue (batched), as keyword arguments (text, speaker, language, budget)."""
+    if engine.runtime_kind == "stock":
+        spy = Spy(engine._tts.generate_custom_voice, **rewrite)
+        monkeypatch.setattr(engine._tts, "generate_custom_voice", spy)
+        return spy
+    runtime = engine._runtime
+    real = runtime.submit
+
+    def submit(text: str, speaker: str, language: str, **kw: Any) -> Any:
+        return real(text, speaker, language, **{**kw, **rewrite})
+
+    spy = Spy(submit)
+    monkeypatch.setattr(runtime, "submit", spy)
+    return spy
+
+
+def called_with(spy: Spy) -> dict[str, Any]:
+    args, kwargs = spy.calls[0]
+    named = dict(zip(("text", "speaker", "language"), args, strict=False)) | kwargs
+    if "budget_tokens" in named:
+        named["max_new_tokens"] = named["budget_tokens"]
+    return named
 
 
 def speak(engine: QwenEngine, text: str = "Hello there.", **kw: Any) -> list[np.ndarray]:
@@ -67,31 +106,36 @@ def rms(audio: np.ndarray) -> float:
 # ---------------------------------------------------------------------- load and speak
 
 
-def test_loads_through_from_pretrained_and_speaks_24k_int16(
-    engine: QwenEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_loads_through_from_pretrained_and_speaks_24k_int16(engine: QwenEngine) -> None:
     assert isinstance(engine, Engine)
     assert isinstance(engine._tts, qwen_tts.Qwen3TTSModel)
-    assert engine.resolved == {"device": "cpu", "dtype": "float32", "attn_implementation": "sdpa"}
+    assert engine.resolved["device"] == "cpu" and engine.resolved["dtype"] == "float32"
+    assert engine.resolved["attn_implementation"] == "sdpa"
+    assert engine.resolved["runtime"] == engine.runtime_kind
     assert next(engine._tts.model.parameters()).dtype == torch.float32
     assert engine.sample_rate == 24000 and engine.name == "qwen"
-    codec = engine._tts.model.speech_tokenizer
-    decode = Spy(codec.decode)
-    monkeypatch.setattr(codec, "decode", decode)
 
     chunks = speak(engine, "Hello there, this is a test.", voice="ryan", language="english")
 
-    assert len(chunks) == 1
-    audio = chunks[0]
+    audio = np.concatenate(chunks)
     assert audio.dtype == np.int16 and audio.ndim == 1
-    ((items,), _) = decode.calls[0]
-    codes = items[0]["audio_codes"]  # the frames the talker generated: (frames, 16 codebooks)
-    frames = codes.shape[0]
-    assert codes.shape[1] == 16
-    assert 1 <= frames <= SMALL - 1
-    assert audio.size == frames * SAMPLES_PER_FRAME  # 80 ms per frame at 24 kHz
+    frames, rest = divmod(audio.size, SAMPLES_PER_FRAME)  # 80 ms per frame at 24 kHz
+    assert rest == 0 and 1 <= frames <= SMALL - 1
     assert rms(audio) > 300, "the tiny model is initialised to make sound, not silence"
     assert len(np.unique(audio)) > 1000
+
+
+def test_the_batched_runtime_streams_and_the_stock_one_does_not(
+    qwen_engine: QwenEngine, stock_engine: QwenEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for engine in (qwen_engine, stock_engine):
+        monkeypatch.setattr(engine, "token_budget", lambda _t, _l: 21)  # 20 frames
+    batched = speak(qwen_engine, "Please hold.")
+    stock = speak(stock_engine, "Please hold.")
+    # 3 frames first, then chunks of 8: 3 + 8 + 8 + 1
+    assert [c.size // SAMPLES_PER_FRAME for c in batched] == [3, 8, 8, 1]
+    assert [c.size // SAMPLES_PER_FRAME for c in stock] == [20]
+    assert qwen_engine.concurrency == qwen_engine.slots == 8 and stock_engine.concurrency == 1
 
 
 def test_seeded_engine_repeats_itself_exactly(engine: QwenEngine) -> None:
@@ -150,12 +194,11 @@ def test_the_resolver_keeps_the_client_locale(
 def test_the_model_gets_the_resolved_names(
     engine: QwenEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    generate = Spy(engine._tts.generate_custom_voice, max_new_tokens=3)
-    monkeypatch.setattr(engine._tts, "generate_custom_voice", generate)
-    audio = speak(engine, "Okay.", voice="Sohee", language="ko")[0]
-    assert 0 < audio.size <= 2 * SAMPLES_PER_FRAME
-    (_, kwargs) = generate.calls[0]
-    assert (kwargs["text"], kwargs["speaker"], kwargs["language"]) == ("Okay.", "sohee", "korean")
+    calls = model_calls(engine, monkeypatch)
+    audio = np.concatenate(speak(engine, "Okay.", voice="Sohee", language="ko"))
+    assert 0 < audio.size <= (SMALL - 1) * SAMPLES_PER_FRAME
+    got = called_with(calls)
+    assert (got["text"], got["speaker"], got["language"]) == ("Okay.", "sohee", "korean")
 
 
 # ---------------------------------------------------------------------- bad requests
@@ -177,14 +220,13 @@ def test_bad_requests_are_rejected_before_any_generation(
     field: str,
     named: str,
 ) -> None:
-    generate = Spy(engine._tts.generate_custom_voice)
-    monkeypatch.setattr(engine._tts, "generate_custom_voice", generate)
+    calls = model_calls(engine, monkeypatch)
     with pytest.raises(InvalidRequest) as info:
         engine.synthesize(SynthesisRequest(text="Hello.", **request_kw))
     assert info.value.field == field
     assert named in str(info.value)
     assert info.value.code == "invalid_request"
-    assert generate.calls == []
+    assert calls.calls == []
 
 
 def test_unknown_voice_error_lists_the_choices(engine: QwenEngine) -> None:
@@ -195,11 +237,14 @@ def test_unknown_voice_error_lists_the_choices(engine: QwenEngine) -> None:
 def test_a_generation_failure_is_an_engine_error_and_the_engine_survives(
     engine: QwenEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def boom(**_kw: Any) -> Any:
+    def boom(*_a: Any, **_kw: Any) -> Any:
         raise RuntimeError("CUDA error: device-side assert triggered")
 
     with monkeypatch.context() as patch:
-        patch.setattr(engine._tts, "generate_custom_voice", boom)
+        if engine.runtime_kind == "stock":
+            patch.setattr(engine._tts, "generate_custom_voice", boom)
+        else:
+            patch.setattr(engine._runtime, "_decode", boom)
         with pytest.raises(EngineError, match="device-side assert") as info:
             speak(engine)
         assert not isinstance(info.value, InvalidRequest)
@@ -210,42 +255,45 @@ def test_a_generation_failure_is_an_engine_error_and_the_engine_survives(
 def test_blank_text_yields_no_audio_and_runs_no_model(
     engine: QwenEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    generate = Spy(engine._tts.generate_custom_voice)
-    monkeypatch.setattr(engine._tts, "generate_custom_voice", generate)
+    calls = model_calls(engine, monkeypatch)
     assert speak(engine, "   \n") == []
-    assert generate.calls == []
+    assert calls.calls == []
 
 
 # ---------------------------------------------------------------------- token budget
 
 
 def test_the_adaptive_budget_reaches_the_model_over_the_checkpoint_default(
-    qwen_engine: QwenEngine, monkeypatch: pytest.MonkeyPatch
+    qwen_engine: QwenEngine, stock_engine: QwenEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The engine's budget, not generation_config.json's 8192, is what generate() gets."""
-    assert qwen_engine.token_budget is budget.max_new_tokens
-    assert qwen_engine._tts.generate_defaults["max_new_tokens"] == 8192
-    inner = qwen_engine._tts.model
-    # Record what reaches the model's own generate(), then run it with a small cap to stay fast.
-    generate = Spy(inner.generate, max_new_tokens=4)
-    monkeypatch.setattr(inner, "generate", generate)
+    """The engine's budget, not generation_config.json's 8192, is what the model gets."""
     text = "Thank you for calling the city library, how can I help you today?"
-    audio = speak(qwen_engine, text, language="english")[0]
-    (_, kwargs) = generate.calls[0]
-    assert kwargs["max_new_tokens"] == budget.max_new_tokens(text, "english")
-    assert 128 <= kwargs["max_new_tokens"] < 2048
-    assert audio.size <= 3 * SAMPLES_PER_FRAME
+    for engine in (qwen_engine, stock_engine):
+        assert engine.token_budget is budget.max_new_tokens
+        assert engine._tts.generate_defaults["max_new_tokens"] == 8192
+        if engine.runtime_kind == "stock":
+            # Record what reaches the model's own generate(), then run it with a small cap.
+            calls = Spy(engine._tts.model.generate, max_new_tokens=4)
+            monkeypatch.setattr(engine._tts.model, "generate", calls)
+        else:
+            calls = model_calls(engine, monkeypatch, budget_tokens=4)
+        audio = np.concatenate(speak(engine, text, language="english"))
+        asked = called_with(calls)["max_new_tokens"]
+        assert asked == budget.max_new_tokens(text, "english")
+        assert 128 <= asked < 2048
+        assert audio.size <= 3 * SAMPLES_PER_FRAME
 
 
 @pytest.mark.parametrize("cap", [3, 7])
 def test_audio_never_exceeds_the_budget(
-    qwen_engine: QwenEngine, monkeypatch: pytest.MonkeyPatch, cap: int
+    engine: QwenEngine, monkeypatch: pytest.MonkeyPatch, cap: int
 ) -> None:
     """max_new_tokens=N allows at most N-1 frames of 80 ms."""
-    monkeypatch.setattr(qwen_engine, "token_budget", lambda _t, _l: cap)
-    audio = speak(qwen_engine, "A much longer sentence than the budget could ever hold.")[0]
+    monkeypatch.setattr(engine, "token_budget", lambda _t, _l: cap)
+    text = "A much longer sentence than the budget could ever hold."
+    audio = np.concatenate(speak(engine, text))
     assert 0 < audio.size <= (cap - 1) * SAMPLES_PER_FRAME
-    assert audio.size / qwen_engine.sample_rate <= budget.max_audio_seconds(cap)
+    assert audio.size / engine.sample_rate <= budget.max_audio_seconds(cap)
 
 
 # ---------------------------------------------------------------------- lifecycle
@@ -329,11 +377,10 @@ def test_a_configured_default_speaker_is_used(
     engine = QwenEngine(str(tiny_qwen_dir), device="cpu", default_speaker="Vivian",
                         token_budget=small_budget)  # fmt: skip
     engine.load()
-    generate = Spy(engine._tts.generate_custom_voice)
-    monkeypatch.setattr(engine._tts, "generate_custom_voice", generate)
+    calls = model_calls(engine, monkeypatch)
     speak(engine)
     assert engine.default_voice() == "vivian"
-    assert generate.calls[0][1]["speaker"] == "vivian"
+    assert called_with(calls)["speaker"] == "vivian"
     engine.unload()
 
 
@@ -353,10 +400,11 @@ def test_a_non_custom_voice_checkpoint_is_refused(tiny_qwen_dir: Path, tmp_path:
 
 def test_the_product_does_not_depend_on_the_test_stubs() -> None:
     """The stand-ins exist only because this CPU environment lacks torchaudio/sox."""
-    import tts_core.qwen_engine as product
+    import tts_core.qwen as product
 
-    source = Path(product.__file__).read_text()
-    assert "torchaudio" not in source and "shim" not in source
+    for path in Path(product.__file__).parent.glob("*.py"):
+        source = path.read_text()
+        assert "torchaudio" not in source and "shim" not in source, path
     for name in ("torchaudio", "sox"):
         module = sys.modules.get(name)
         if module is not None and torchaudio_shim.is_stub(module):
@@ -368,7 +416,7 @@ def test_the_package_imports_and_lists_voices_without_torch() -> None:
     """torch and qwen-tts are an extra: importing the engine must not need them."""
     code = (
         "import sys; sys.modules['torch'] = None; sys.modules['qwen_tts'] = None\n"
-        "from tts_core.qwen_engine import QwenEngine\n"
+        "from tts_core.qwen import QwenEngine\n"
         "e = QwenEngine()\n"
         "print(e.default_voice(), len(e.voices()), e.resolve_language('en'))\n"
         "try:\n    e.load()\nexcept Exception as exc:\n    print(type(exc).__name__)\n"

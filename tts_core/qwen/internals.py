@@ -1,0 +1,278 @@
+"""Everything that reaches inside `qwen-tts` (pinned to 0.1.1), in one module.
+
+Why: the batched runtime owns the decode loop instead of calling `generate`, so it
+needs the model's pieces one by one: the prompt `generate_custom_voice` builds, the
+talker's and the code predictor's decoder layers run against our own slot cache,
+their heads and embeddings, and the codec decoder. Those are private shapes of a
+pinned package. Keeping every such access here means a new `qwen-tts` release
+breaks one file, loudly (`check_internals` runs at load and in the tests), and
+the scheduler, runner and cache manager stay ignorant of it.
+
+The decoder layers are `qwen-tts`'s own modules, called with a cache object of
+ours (anything with `update(key, value, layer_idx, kwargs)`, which is all the
+attention layers ask of a cache) and a boolean attention mask of ours. So the
+arithmetic is the package's: the same projections, norms, rotary embedding and
+attention kernel, with per-row positions that `generate` cannot offer.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+PINNED_VERSION = "0.1.1"
+#: `generate` hard-codes these (qwen_tts/core/models/modeling_qwen3_tts.py, generate()).
+MIN_NEW_TOKENS = 2
+SUPPRESSED_TOP_IDS = 1024  # the codec vocabulary's last 1024 ids are control tokens
+
+
+class InternalsChanged(RuntimeError):
+    """The installed qwen-tts no longer has the shape this runtime was written against."""
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """The sizes the cache manager and the runner allocate for."""
+
+    talker_layers: int
+    talker_kv_heads: int
+    talker_head_dim: int
+    hidden: int
+    codec_vocab: int
+    predictor_layers: int
+    predictor_kv_heads: int
+    predictor_head_dim: int
+    predictor_vocab: int
+    code_groups: int
+    codec_eos: int
+    samples_per_frame: int
+    sample_rate: int
+
+
+def installed_version() -> str | None:
+    try:
+        return importlib.metadata.version("qwen-tts")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def check_internals(tts: Any) -> None:
+    """Fail loudly if anything this module relies on moved (call it after loading)."""
+    version = installed_version()
+    if version is not None and version != PINNED_VERSION:
+        raise InternalsChanged(
+            f"the batched Qwen runtime is written against qwen-tts=={PINNED_VERSION}, "
+            f"found {version}; pin it, or run the engine with runtime=stock"
+        )
+    model = getattr(tts, "model", None)
+    talker = getattr(model, "talker", None)
+    needed = {
+        "tts.processor": getattr(tts, "processor", None),
+        "model.config.talker_config": getattr(
+            getattr(model, "config", None), "talker_config", None
+        ),
+        "model.speech_tokenizer": getattr(model, "speech_tokenizer", None),
+        "talker.model.layers": getattr(getattr(talker, "model", None), "layers", None),
+        "talker.model.rotary_emb": getattr(getattr(talker, "model", None), "rotary_emb", None),
+        "talker.model.norm": getattr(getattr(talker, "model", None), "norm", None),
+        "talker.codec_head": getattr(talker, "codec_head", None),
+        "talker.text_projection": getattr(talker, "text_projection", None),
+        "talker.code_predictor": getattr(talker, "code_predictor", None),
+    }
+    missing = [name for name, value in needed.items() if value is None]
+    if missing:
+        raise InternalsChanged(f"qwen-tts internals missing: {', '.join(missing)}")
+    predictor = talker.code_predictor
+    for name in ("lm_head", "small_to_mtp_projection"):
+        if not hasattr(predictor, name):
+            raise InternalsChanged(f"qwen-tts code predictor has no {name}")
+    for name in ("layers", "norm", "rotary_emb", "codec_embedding"):
+        if not hasattr(predictor.model, name):
+            raise InternalsChanged(f"qwen-tts code predictor model has no {name}")
+    layer = talker.model.layers[0]
+    params = inspect.signature(layer.forward).parameters
+    for name in ("attention_mask", "past_key_values", "cache_position", "position_embeddings"):
+        if name not in params:
+            raise InternalsChanged(f"qwen-tts talker layers no longer take {name}")
+    decoder = getattr(getattr(model.speech_tokenizer, "model", None), "decoder", None)
+    if decoder is None or not hasattr(decoder, "total_upsample"):
+        raise InternalsChanged("qwen-tts 12 Hz codec decoder not found")
+    cfg = model.config.talker_config
+    for name in ("codec_eos_token_id", "codec_pad_id", "codec_bos_id", "codec_think_id",
+                 "codec_nothink_id", "codec_think_bos_id", "codec_think_eos_id", "spk_id",
+                 "spk_is_dialect", "codec_language_id", "num_code_groups"):  # fmt: skip
+        if not hasattr(cfg, name):
+            raise InternalsChanged(f"qwen-tts talker config has no {name}")
+
+
+class QwenModel:
+    """The loaded model, seen as the pieces the batched runtime drives."""
+
+    def __init__(self, tts: Any, torch: Any) -> None:
+        check_internals(tts)
+        self.tts = tts
+        self.torch = torch
+        model = tts.model
+        self.config = model.config
+        self.talker = model.talker
+        self.predictor = model.talker.code_predictor
+        self.codec = model.speech_tokenizer.model
+        self.device = self.talker.device
+        self.dtype = next(self.talker.parameters()).dtype
+        tc = self.config.talker_config
+        pc = tc.code_predictor_config
+        self.shape = ModelShape(
+            talker_layers=len(self.talker.model.layers),
+            talker_kv_heads=tc.num_key_value_heads,
+            talker_head_dim=getattr(tc, "head_dim", tc.hidden_size // tc.num_attention_heads),
+            hidden=tc.hidden_size,
+            codec_vocab=tc.vocab_size,
+            predictor_layers=len(self.predictor.model.layers),
+            predictor_kv_heads=pc.num_key_value_heads,
+            predictor_head_dim=getattr(pc, "head_dim", pc.hidden_size // pc.num_attention_heads),
+            predictor_vocab=pc.vocab_size,
+            code_groups=tc.num_code_groups,
+            codec_eos=int(tc.codec_eos_token_id),
+            samples_per_frame=int(model.speech_tokenizer.get_decode_upsample_rate()),
+            sample_rate=int(model.speech_tokenizer.get_output_sample_rate()),
+        )
+        # The runtime's masks and per-row positions need an attention kernel that
+        # takes an explicit mask: sdpa (or eager), never flash-attention's varlen path.
+        for config in (tc, pc):
+            if getattr(config, "_attn_implementation", "sdpa") not in ("sdpa", "eager"):
+                config._attn_implementation = "sdpa"
+        with torch.inference_mode():
+            special = torch.tensor(
+                [[self.config.tts_bos_token_id, self.config.tts_eos_token_id,
+                  self.config.tts_pad_token_id]],
+                device=self.device,
+            )  # fmt: skip
+            # Computed as generate() does (all three at once, then split), so the
+            # prompt's rows are bit-identical to the package's.
+            self.tts_bos, self.tts_eos, self.tts_pad = self._text(special).chunk(3, dim=1)
+
+    # ------------------------------------------------------------ prompt
+
+    def tokenize(self, text: str) -> Any:
+        """Token ids of the assistant turn `generate_custom_voice` builds, shape [1, N]."""
+        wrapped = f"<|im_start|>assistant\n{text}<|im_end|>\n<|im_start|>assistant\n"
+        ids = self.tts.processor(text=wrapped, return_tensors="pt", padding=True)["input_ids"]
+        return ids.to(self.device).reshape(1, -1)
+
+    def tokenize_instruct(self, instruct: str) -> Any:
+        wrapped = f"<|im_start|>user\n{instruct}<|im_end|>\n"
+        ids = self.tts.processor(text=wrapped, return_tensors="pt", padding=True)["input_ids"]
+        return ids.to(self.device).reshape(1, -1)
+
+    @property
+    def takes_instruct(self) -> bool:
+        """0.6B checkpoints drop `instruct` (generate_custom_voice does the same)."""
+        return self.tts.model.tts_model_size not in "0b6"
+
+    def _text(self, ids: Any) -> Any:
+        return self.talker.text_projection(self.talker.get_text_embeddings()(ids))
+
+    def _codec(self, ids: list[list[int]]) -> Any:
+        tensor = self.torch.tensor(ids, device=self.device, dtype=self.torch.long)
+        return self.talker.get_input_embeddings()(tensor)
+
+    def language_id(self, speaker: str, language: str) -> int | None:
+        tc = self.config.talker_config
+        name = language.lower()
+        language_id = None if name == "auto" else tc.codec_language_id[name]
+        dialect = tc.spk_is_dialect.get(speaker.lower(), False) if speaker else False
+        if name in ("chinese", "auto") and dialect:
+            language_id = tc.codec_language_id[dialect]
+        return language_id
+
+    def prompt_length(self, ids: Any, speaker: str, language: str, instruct_ids: Any = None) -> int:
+        """Length of `build_prompt`'s result, without building it (to refuse early)."""
+        tags = 3 if self.language_id(speaker, language) is None else 4
+        extra = 0 if instruct_ids is None else int(instruct_ids.shape[1])
+        return extra + tags + int(ids.shape[1]) - 1
+
+    def build_prompt(self, ids: Any, speaker: str, language: str, instruct_ids: Any = None) -> Any:
+        """The talker's prefill embeddings, as `generate` builds them for a CustomVoice
+        speaker in its default non-streaming text mode. Shape [1, T, hidden]."""
+        torch = self.torch
+        tc = self.config.talker_config
+        language_id = self.language_id(speaker, language)
+        if language_id is None:
+            tags = [[tc.codec_nothink_id, tc.codec_think_bos_id, tc.codec_think_eos_id]]
+        else:
+            tags = [[tc.codec_think_id, tc.codec_think_bos_id, language_id, tc.codec_think_eos_id]]
+        speaker_embed = self.talker.get_input_embeddings()(
+            torch.tensor(tc.spk_id[speaker.lower()], device=self.device, dtype=ids.dtype)
+        )
+        tail_tags = self._codec([[tc.codec_pad_id, tc.codec_bos_id]])
+        codec = torch.cat([self._codec(tags), speaker_embed.view(1, 1, -1), tail_tags], dim=1)
+        role = self._text(ids[:, :3])
+        lead = (
+            torch.cat((self.tts_pad.expand(-1, codec.shape[1] - 2, -1), self.tts_bos), dim=1)
+            + codec[:, :-1]
+        )
+        text = ids[:, 3:-5]
+        body = torch.cat((self._text(text), self.tts_eos), dim=1) + self._codec(
+            [[tc.codec_pad_id] * (text.shape[1] + 1)]
+        )
+        tail = self.tts_pad + self._codec([[tc.codec_bos_id]])
+        parts = [role, lead, body, tail]
+        if instruct_ids is not None:
+            parts.insert(0, self._text(instruct_ids))
+        return torch.cat(parts, dim=1)
+
+    # ------------------------------------------------------------ talker
+
+    def codec_embed(self, tokens: Any) -> Any:
+        """Embedding of codebook-0 tokens [B] → [B, 1, hidden]."""
+        return self.talker.get_input_embeddings()(tokens[:, None])
+
+    def talker_forward(self, hidden: Any, positions: Any, cache: Any, mask: Any) -> Any:
+        """Run the talker's decoder layers; `positions` [B, T]; returns normed states."""
+        pos3 = positions[None].expand(3, -1, -1)
+        rope = self.talker.model.rotary_emb(hidden, pos3)
+        for layer in self.talker.model.layers:
+            hidden = layer(
+                hidden, attention_mask=mask, past_key_values=cache, use_cache=True,
+                cache_position=positions[0], position_embeddings=rope,
+            )[0]  # fmt: skip
+        return self.talker.model.norm(hidden)
+
+    def codec_logits(self, hidden: Any) -> Any:
+        """Codebook-0 logits [B, vocab] in float32 from the last states [B, hidden]."""
+        return self.talker.codec_head(hidden).float()
+
+    # ------------------------------------------------------------ code predictor
+
+    def predictor_forward(self, inputs: Any, positions: Any, cache: Any) -> Any:
+        """Code predictor layers over talker-sized inputs [B, T, hidden]; all rows share
+        positions, so no mask is needed (sdpa is causal for T > 1)."""
+        hidden = self.predictor.small_to_mtp_projection(inputs)
+        rope = self.predictor.model.rotary_emb(hidden, positions)
+        for layer in self.predictor.model.layers:
+            hidden = layer(
+                hidden, attention_mask=None, past_key_values=cache, use_cache=True,
+                cache_position=positions[0], position_embeddings=rope,
+            )[0]  # fmt: skip
+        return self.predictor.model.norm(hidden)
+
+    def predictor_logits(self, hidden: Any, group: int) -> Any:
+        """Logits for code group `group + 1` (lm_head[group]) in float32."""
+        return self.predictor.lm_head[group](hidden).float()
+
+    def predictor_embed(self, codes: Any, group: int) -> Any:
+        """Embedding of code group `group + 1` [B] → [B, 1, hidden]."""
+        return self.predictor.get_input_embeddings()[group](codes[:, None])
+
+    # ------------------------------------------------------------ codec
+
+    def decode_codes(self, codes: Any) -> Any:
+        """Codec frames [B, T, groups] → float waveforms [B, T * samples_per_frame]."""
+        wav = self.codec.decoder(self.torch.clamp(codes, min=0).transpose(1, 2))
+        return wav.squeeze(1)
+
+    def generation_defaults(self) -> dict[str, Any]:
+        """The checkpoint's generate_config.json, as `generate_custom_voice` merges it."""
+        return dict(getattr(self.tts, "generate_defaults", None) or {})

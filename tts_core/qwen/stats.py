@@ -1,0 +1,87 @@
+"""What the batched runtime measures about itself, for `/metrics` and the benchmark.
+
+Plain counters and fixed-bucket histograms behind one lock: the runtime's
+thread writes them once per step, a scrape reads a snapshot. `tts_core` knows
+nothing of Prometheus; the gateway turns a snapshot into metric families.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from dataclasses import dataclass, field
+
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
+STEP_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1.0)
+RTF_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 5.0)
+FIRST_AUDIO_BUCKETS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0)
+
+
+@dataclass
+class Histogram:
+    buckets: tuple[float, ...]
+    counts: list[int] = field(default_factory=list)
+    total: float = 0.0
+    count: int = 0
+
+    def __post_init__(self) -> None:
+        self.counts = [0] * (len(self.buckets) + 1)
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect.bisect_left(self.buckets, value)] += 1
+        self.total += value
+        self.count += 1
+
+    def cumulative(self) -> list[tuple[str, int]]:
+        """(upper bound, count at or below it) pairs, Prometheus style, ending at +Inf."""
+        out, running = [], 0
+        for bound, n in zip((*map(str, self.buckets), "+Inf"), self.counts, strict=True):
+            running += n
+            out.append((bound, running))
+        return out
+
+    def copy(self) -> Histogram:
+        h = Histogram(self.buckets)
+        h.counts, h.total, h.count = list(self.counts), self.total, self.count
+        return h
+
+
+@dataclass
+class RuntimeStats:
+    slots: int = 0
+    active: int = 0
+    waiting: int = 0
+    steps: int = 0
+    frames: int = 0
+    prefills: int = 0
+    requests: int = 0
+    cancelled: int = 0
+    batch_size: Histogram = field(default_factory=lambda: Histogram(BATCH_BUCKETS))
+    step_seconds: Histogram = field(default_factory=lambda: Histogram(STEP_BUCKETS))
+    request_rtf: Histogram = field(default_factory=lambda: Histogram(RTF_BUCKETS))
+    first_audio: Histogram = field(default_factory=lambda: Histogram(FIRST_AUDIO_BUCKETS))
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def step(self, batch: int, seconds: float) -> None:
+        with self._lock:
+            self.steps += 1
+            self.frames += batch
+            self.batch_size.observe(batch)
+            self.step_seconds.observe(seconds)
+
+    def finished(self, rtf: float | None, cancelled: bool) -> None:
+        with self._lock:
+            self.requests += 1
+            self.cancelled += int(cancelled)
+            if rtf is not None:
+                self.request_rtf.observe(rtf)
+
+    def snapshot(self) -> RuntimeStats:
+        with self._lock:
+            return RuntimeStats(
+                slots=self.slots, active=self.active, waiting=self.waiting, steps=self.steps,
+                frames=self.frames, prefills=self.prefills, requests=self.requests,
+                cancelled=self.cancelled, batch_size=self.batch_size.copy(),
+                step_seconds=self.step_seconds.copy(), request_rtf=self.request_rtf.copy(),
+                first_audio=self.first_audio.copy(),
+            )  # fmt: skip
