@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import heap
 from .budget import speech_units
 from .cache import AudioCache, CacheKey
 from .engine import (
@@ -144,6 +145,7 @@ class SpeechCore:
                 self.stats.load_failures += 1
                 self.last_error = str(exc)
                 raise
+            await loop.run_in_executor(self._executor, heap.settle)
             self.stats.loads += 1
             self.last_error = None
             self._last_used = self._clock()
@@ -155,8 +157,10 @@ class SpeechCore:
             if not self.engine.loaded or self._pending:
                 return False
             loop = asyncio.get_running_loop()
+            heap.thaw()
             await loop.run_in_executor(self._executor, self.engine.unload)
             self.stats.unloads += 1
+            await loop.run_in_executor(self._executor, heap.settle)
             log.info("engine unloaded", extra={"engine": self.engine.name})
             return True
 

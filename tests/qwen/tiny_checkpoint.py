@@ -118,7 +118,7 @@ def build_speech_tokenizer() -> Qwen3TTSTokenizerV2Model:
     return codec
 
 
-def build_model(tok: Qwen2TokenizerFast) -> Qwen3TTSForConditionalGeneration:
+def build_model(tok: Qwen2TokenizerFast, size: str = "0b6") -> Qwen3TTSForConditionalGeneration:
     ids = {t: tok.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
     config = Qwen3TTSConfig(
         talker_config=dict(
@@ -137,7 +137,7 @@ def build_model(tok: Qwen2TokenizerFast) -> Qwen3TTSForConditionalGeneration:
                 max_position_embeddings=256, num_code_groups=16,
             ),
         ),
-        tokenizer_type="qwen3_tts_tokenizer_12hz", tts_model_size="0b6",
+        tokenizer_type="qwen3_tts_tokenizer_12hz", tts_model_size=size,
         tts_model_type="custom_voice", im_start_token_id=ids["<|im_start|>"],
         im_end_token_id=ids["<|im_end|>"], tts_pad_token_id=ids["<tts_pad>"],
         tts_bos_token_id=ids["<tts_text_bos>"], tts_eos_token_id=ids["<tts_text_eod>"],
@@ -146,11 +146,14 @@ def build_model(tok: Qwen2TokenizerFast) -> Qwen3TTSForConditionalGeneration:
     return Qwen3TTSForConditionalGeneration(config)
 
 
-def build_tiny_checkpoint(out: Path, seed: int = 0) -> Path:
-    """Write a complete CustomVoice checkpoint folder to `out` and return it."""
+def build_tiny_checkpoint(out: Path, seed: int = 0, size: str = "0b6") -> Path:
+    """Write a complete CustomVoice checkpoint folder to `out` and return it.
+
+    `size` is the label qwen-tts reads to decide whether `instruct` is honoured
+    ("0b6" drops it, as the released 0.6B does; "1b7" keeps it)."""
     torch.manual_seed(seed)
     tok = build_text_tokenizer()
-    model = build_model(tok)
+    model = build_model(tok, size)
     codec = build_speech_tokenizer()
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)

@@ -79,10 +79,16 @@ def _mix(x: Any) -> Any:
 
 
 def gumbel_noise(torch: Any, seeds: Any, counters: Any, width: int) -> Any:
-    """Gumbel(0, 1) noise [B, width] that depends only on each row's seed and counter."""
+    """Gumbel(0, 1) noise that depends only on each row's seed and counter.
+
+    `seeds` is [B]; `counters` is [B] (noise [B, width]) or [B, G] (noise
+    [B, G, width], one draw per counter, computed in one pass).
+    """
     index = torch.arange(width, device=seeds.device, dtype=torch.long)
+    if counters.dim() == 2:
+        seeds = seeds[:, None]
     base = _mix((seeds & _M32) ^ _mul32(counters & _M32, 0x9E3779B9))
-    bits = _mix(_mix(base[:, None] ^ _mul32(index[None, :] + 1, 0x85EBCA6B)))
+    bits = _mix(_mix(base[..., None] ^ _mul32(index + 1, 0x85EBCA6B)))
     uniform = ((bits >> 8).to(torch.float32) + 0.5) * (1.0 / (1 << 24))
     return -torch.log(-torch.log(uniform))
 
