@@ -84,6 +84,9 @@ class Gateway:
             )
         self.core = core
         self.metrics = Metrics()
+        stats = getattr(core.engine, "stats", None)
+        if callable(stats):
+            self.metrics.watch_engine(stats)
         self.calls = CallRegistry()
         self.sessions: set[SpeakSession] = set()
         self.tenants = Tenants(settings)

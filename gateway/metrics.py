@@ -6,7 +6,16 @@ use) can live in one process without name clashes.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 LATENCY_BUCKETS = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10)
@@ -60,6 +69,11 @@ class Metrics:
             "voxgate_errors", "Errors reported to clients, by code", ["code"], registry=r
         )
 
+    def watch_engine(self, stats: Callable[[], Any]) -> None:
+        """Export a batched engine's own figures (slots, batch sizes, step time, per-call
+        real-time factor), read from `stats()` at each scrape; None exports nothing."""
+        self.registry.register(EngineCollector(stats))
+
     def observe_synthesis(self, synth_s: float, audio_s: float) -> None:
         self.synthesis.observe(synth_s)
         self.audio.inc(audio_s)
@@ -68,3 +82,46 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class EngineCollector:
+    """Turns a batched engine's stats snapshot (tts_core.qwen.stats) into metric families.
+
+    The engine keeps plain counters and fixed-bucket histograms on its own thread
+    (tts_core knows nothing of Prometheus); they are read only when scraped.
+    """
+
+    def __init__(self, stats: Callable[[], Any]) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        s = self._stats()
+        if s is None:
+            return
+        yield GaugeMetricFamily("voxgate_engine_slots", "Sentences the engine can decode at once",
+                                value=s.slots)  # fmt: skip
+        yield GaugeMetricFamily("voxgate_engine_active_slots", "Slots decoding right now",
+                                value=s.active)  # fmt: skip
+        yield GaugeMetricFamily("voxgate_engine_waiting", "Admitted sentences not yet in a slot",
+                                value=s.waiting)  # fmt: skip
+        yield CounterMetricFamily("voxgate_engine_steps", "Batched decode steps", value=s.steps)
+        yield CounterMetricFamily("voxgate_engine_frames", "Codec frames decoded", value=s.frames)
+        yield _histogram("voxgate_engine_batch_size", "Sentences per decode step", s.batch_size)
+        yield _histogram("voxgate_engine_step_seconds", "Time per decode step", s.step_seconds)
+        yield _histogram(
+            "voxgate_engine_request_rtf",
+            "Per sentence: decode time / audio duration, while sharing the batch",
+            s.request_rtf,
+        )
+        yield _histogram(
+            "voxgate_engine_first_chunk_seconds",
+            "Per sentence: submitted to its first audio chunk",
+            s.first_audio,
+        )
+
+    def describe(self) -> list[Metric]:
+        return []  # described on collect only: the engine may not be batched
+
+
+def _histogram(name: str, doc: str, h: Any) -> HistogramMetricFamily:
+    return HistogramMetricFamily(name, doc, buckets=h.cumulative(), sum_value=h.total)

@@ -84,8 +84,32 @@ def build_text_tokenizer() -> Qwen2TokenizerFast:
     return tok
 
 
-def build_speech_tokenizer() -> Qwen3TTSTokenizerV2Model:
-    """A 12 Hz codec small enough to decode in milliseconds, initialised to make sound."""
+# The released 0.6B shape (public configs and ports; see bench/qwen.py), for
+# benchmarks of a random-weight model of the real size. The codec decoder is
+# qwen-tts's own default decoder configuration, which the released codec uses.
+TALKER_06B = dict(
+    hidden_size=1024, intermediate_size=3072, num_hidden_layers=28, num_attention_heads=16,
+    num_key_value_heads=8, head_dim=128, text_hidden_size=2048, text_vocab_size=151936,
+    rope_scaling={"rope_type": "default", "mrope_section": [24, 20, 20], "interleaved": True},
+    max_position_embeddings=32768,
+)  # fmt: skip
+PREDICTOR_06B = dict(
+    hidden_size=1024, intermediate_size=3072, num_hidden_layers=5, num_attention_heads=16,
+    num_key_value_heads=8, head_dim=128, max_position_embeddings=65536,
+)  # fmt: skip
+CODEC_DECODER_06B: dict[str, object] = {}  # qwen-tts's defaults: 8 layers, decoder_dim 1536
+
+
+def build_speech_tokenizer(decoder: dict[str, object] | None = None) -> Qwen3TTSTokenizerV2Model:
+    """A 12 Hz codec small enough to decode in milliseconds, initialised to make sound;
+    `decoder` replaces the decoder configuration (e.g. `CODEC_DECODER_06B`)."""
+    tiny_decoder = dict(
+        codebook_size=2048, codebook_dim=16, hidden_size=16, latent_dim=16, head_dim=8,
+        num_attention_heads=2, num_key_value_heads=2, intermediate_size=32,
+        num_hidden_layers=1, num_quantizers=16, upsample_rates=[8, 5, 4, 3],
+        upsampling_ratios=[2, 2], decoder_dim=32, sliding_window=72,
+        max_position_embeddings=8000,
+    )  # fmt: skip
     config = Qwen3TTSTokenizerV2Config(
         encoder_config=dict(
             hidden_size=16, num_filters=4, num_residual_layers=1, num_hidden_layers=1,
@@ -95,13 +119,7 @@ def build_speech_tokenizer() -> Qwen3TTSTokenizerV2Model:
             upsampling_ratios=[8, 6, 5, 4], frame_rate=12.5, sampling_rate=24000,
             upsample_groups=16,  # Mimi: must divide hidden_size
         ),
-        decoder_config=dict(
-            codebook_size=2048, codebook_dim=16, hidden_size=16, latent_dim=16, head_dim=8,
-            num_attention_heads=2, num_key_value_heads=2, intermediate_size=32,
-            num_hidden_layers=1, num_quantizers=16, upsample_rates=[8, 5, 4, 3],
-            upsampling_ratios=[2, 2], decoder_dim=32, sliding_window=72,
-            max_position_embeddings=8000,
-        ),
+        decoder_config=tiny_decoder if decoder is None else decoder,
         encoder_valid_num_quantizers=16, input_sample_rate=24000, output_sample_rate=24000,
         decode_upsample_rate=SAMPLES_PER_FRAME, encode_downsample_rate=SAMPLES_PER_FRAME,
     )  # fmt: skip
@@ -118,24 +136,33 @@ def build_speech_tokenizer() -> Qwen3TTSTokenizerV2Model:
     return codec
 
 
-def build_model(tok: Qwen2TokenizerFast, size: str = "0b6") -> Qwen3TTSForConditionalGeneration:
+def build_model(
+    tok: Qwen2TokenizerFast,
+    size: str = "0b6",
+    talker: dict[str, object] | None = None,
+    predictor: dict[str, object] | None = None,
+) -> Qwen3TTSForConditionalGeneration:
+    """The tiny model, or another shape: `talker` and `predictor` override its sizes."""
     ids = {t: tok.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
+    talker_size = dict(
+        hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+        num_key_value_heads=1, head_dim=16, text_hidden_size=32, text_vocab_size=len(tok),
+        rope_scaling={"rope_type": "default", "mrope_section": [4, 2, 2], "interleaved": True},
+        max_position_embeddings=4096,
+    ) | (talker or {})  # fmt: skip
+    predictor_size = dict(
+        hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+        num_key_value_heads=1, head_dim=16, max_position_embeddings=256,
+    ) | (predictor or {})  # fmt: skip
     config = Qwen3TTSConfig(
         talker_config=dict(
-            vocab_size=3072, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-            num_attention_heads=2, num_key_value_heads=1, head_dim=16, rope_theta=1000000.0,
-            rope_scaling={"rope_type": "default", "mrope_section": [4, 2, 2], "interleaved": True},
-            max_position_embeddings=4096, num_code_groups=16, text_hidden_size=32,
-            text_vocab_size=len(tok), codec_eos_token_id=CODEC_EOS, codec_think_id=2154,
+            vocab_size=3072, rope_theta=1000000.0, num_code_groups=16,
+            **talker_size, codec_eos_token_id=CODEC_EOS, codec_think_id=2154,
             codec_nothink_id=2155, codec_think_bos_id=2156, codec_think_eos_id=2157,
             codec_pad_id=2148, codec_bos_id=2149, spk_id=SPEAKER_IDS,
             spk_is_dialect={s: DIALECT.get(s, False) for s in SPEAKER_IDS},
             codec_language_id=LANGUAGE_IDS,
-            code_predictor_config=dict(
-                vocab_size=2048, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                num_attention_heads=2, num_key_value_heads=1, head_dim=16,
-                max_position_embeddings=256, num_code_groups=16,
-            ),
+            code_predictor_config=dict(vocab_size=2048, num_code_groups=16, **predictor_size),
         ),
         tokenizer_type="qwen3_tts_tokenizer_12hz", tts_model_size=size,
         tts_model_type="custom_voice", im_start_token_id=ids["<|im_start|>"],
@@ -146,15 +173,24 @@ def build_model(tok: Qwen2TokenizerFast, size: str = "0b6") -> Qwen3TTSForCondit
     return Qwen3TTSForConditionalGeneration(config)
 
 
-def build_tiny_checkpoint(out: Path, seed: int = 0, size: str = "0b6") -> Path:
+def build_tiny_checkpoint(
+    out: Path,
+    seed: int = 0,
+    size: str = "0b6",
+    *,
+    talker: dict[str, object] | None = None,
+    predictor: dict[str, object] | None = None,
+    codec_decoder: dict[str, object] | None = None,
+) -> Path:
     """Write a complete CustomVoice checkpoint folder to `out` and return it.
 
     `size` is the label qwen-tts reads to decide whether `instruct` is honoured
-    ("0b6" drops it, as the released 0.6B does; "1b7" keeps it)."""
+    ("0b6" drops it, as the released 0.6B does; "1b7" keeps it); `talker`,
+    `predictor` and `codec_decoder` give other shapes (the benchmark's 0.6B)."""
     torch.manual_seed(seed)
     tok = build_text_tokenizer()
-    model = build_model(tok, size)
-    codec = build_speech_tokenizer()
+    model = build_model(tok, size, talker, predictor)
+    codec = build_speech_tokenizer(codec_decoder)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     # save_pretrained writes "model_type": "" into speaker_encoder_config, whose

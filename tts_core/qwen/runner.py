@@ -74,41 +74,35 @@ class ModelRunner:
     # -- sampling helpers ---------------------------------------------------------
 
     def _sample_token(self, logits: Any, rows: slice | Any) -> Any:
-        r, c = self.regs, self.config
+        r, c, torch = self.regs, self.config, self.torch
         processed = sampling.process_talker(
-            self.torch, logits, r.seen[rows], r.steps[rows],
+            torch, logits, r.seen[rows], r.steps[rows],
             penalty=c.repetition_penalty, eos=self.model.shape.codec_eos,
             min_new_tokens=MIN_NEW_TOKENS, suppressed=self.suppressed,
         )  # fmt: skip
-        noise = (
-            sampling.gumbel_noise(
-                self.torch, r.seed[rows], r.steps[rows] * _COUNTER_STRIDE, logits.shape[-1]
-            )
-            if c.do_sample
-            else None
-        )
+        seeds, counters = r.seed[rows], r.steps[rows] * _COUNTER_STRIDE
+
+        def draw(ids: Any) -> Any:
+            return sampling.gumbel_noise(torch, seeds, counters, ids)
+
         return sampling.choose(
-            self.torch, processed, noise, do_sample=c.do_sample,
+            torch, processed, draw, do_sample=c.do_sample,
             temperature=c.temperature, top_k=c.top_k, top_p=c.top_p,
         )  # fmt: skip
 
-    def _code_noise(self, batch: int) -> Any:
-        """Noise for the 15 code groups of each row's pending frame, drawn at once."""
-        c = self.config
-        if not c.subtalker_dosample:
-            return None
-        r, torch = self.regs, self.torch
-        groups = torch.arange(1, self.model.shape.code_groups, device=r.steps.device)
+    def _sample_code(self, logits: Any, batch: int, group: int) -> Any:
+        r, c, torch = self.regs, self.config, self.torch
+        seeds = r.seed[:batch]
         # The frame being completed belongs to token `steps - 1`.
-        counters = (r.steps[:batch, None] - 1) * _COUNTER_STRIDE + groups[None, :]
-        width = self.model.shape.predictor_vocab
-        return sampling.gumbel_noise(torch, r.seed[:batch], counters, width)
+        counters = (r.steps[:batch] - 1) * _COUNTER_STRIDE + group
 
-    def _sample_code(self, logits: Any, noise: Any) -> Any:
-        c = self.config
+        def draw(ids: Any) -> Any:
+            return sampling.gumbel_noise(torch, seeds, counters, ids)
+
         return sampling.choose(
-            self.torch, logits, noise, do_sample=c.subtalker_dosample,
-            temperature=c.subtalker_temperature, top_k=c.subtalker_top_k, top_p=c.subtalker_top_p,
+            torch, logits, draw, do_sample=c.subtalker_dosample,
+            temperature=c.subtalker_temperature, top_k=c.subtalker_top_k,
+            top_p=c.subtalker_top_p,
         )  # fmt: skip
 
     # -- prefill ------------------------------------------------------------------
@@ -153,14 +147,13 @@ class ModelRunner:
         inputs = torch.cat((r.hidden[b][:, None], first), dim=1)
         at = torch.zeros(batch, 2, dtype=torch.long, device=m.device)
         at[:, 1] = 1
-        noise = self._code_noise(batch)
         h = m.predictor_forward(inputs, at, view.at(0))
-        codes = [self._sample_code(m.predictor_logits(h[:, -1], 0), pick(noise, 0))]
+        codes = [self._sample_code(m.predictor_logits(h[:, -1], 0), batch, 1)]
         groups = m.shape.code_groups
         for g in range(1, groups - 1):
             pos = torch.full((batch, 1), g + 1, dtype=torch.long, device=m.device)
             h = m.predictor_forward(m.predictor_embed(codes[-1], g - 1), pos, view.at(g + 1))
-            codes.append(self._sample_code(m.predictor_logits(h[:, -1], g), pick(noise, g)))
+            codes.append(self._sample_code(m.predictor_logits(h[:, -1], g), batch, g + 1))
         rest = torch.stack(codes, dim=1)  # [B, 15]
         frame = torch.cat((token[:, None], rest), dim=1)
         index = torch.where(active, r.steps[b] - 1, 0)
@@ -184,7 +177,3 @@ class ModelRunner:
         r.steps[b] += active.long()
         seen = r.seen[b]
         r.seen[b] = seen.scatter(1, new[:, None], seen.gather(1, new[:, None]) | active[:, None])
-
-
-def pick(noise: Any, group: int) -> Any:
-    return None if noise is None else noise[:, group]

@@ -78,17 +78,18 @@ def _mix(x: Any) -> Any:
     return x ^ (x >> 16)
 
 
-def gumbel_noise(torch: Any, seeds: Any, counters: Any, width: int) -> Any:
-    """Gumbel(0, 1) noise that depends only on each row's seed and counter.
+def gumbel_noise(torch: Any, seeds: Any, counters: Any, ids: Any) -> Any:
+    """Gumbel(0, 1) noise for vocabulary `ids`, depending only on (seed, counter, id).
 
-    `seeds` is [B]; `counters` is [B] (noise [B, width]) or [B, G] (noise
-    [B, G, width], one draw per counter, computed in one pass).
+    `seeds` and `counters` are [B] (one draw per row) or counters [B, G] (G draws
+    per row); `ids` broadcasts against them with a trailing vocabulary axis. Keyed
+    by the token id, not its rank, the noise a token gets never depends on which
+    other tokens survived filtering.
     """
-    index = torch.arange(width, device=seeds.device, dtype=torch.long)
     if counters.dim() == 2:
         seeds = seeds[:, None]
     base = _mix((seeds & _M32) ^ _mul32(counters & _M32, 0x9E3779B9))
-    bits = _mix(_mix(base[..., None] ^ _mul32(index + 1, 0x85EBCA6B)))
+    bits = _mix(_mix(base[..., None] ^ _mul32(ids + 1, 0x85EBCA6B)))
     uniform = ((bits >> 8).to(torch.float32) + 0.5) * (1.0 / (1 << 24))
     return -torch.log(-torch.log(uniform))
 
@@ -130,25 +131,34 @@ def process_talker(
 def choose(
     torch: Any,
     logits: Any,
-    noise: Any,
+    draw: Any,
     *,
     do_sample: bool,
     temperature: float,
     top_k: int,
     top_p: float,
 ) -> Any:
-    """One token per row: argmax (greedy) or a sample from the warped distribution."""
+    """One token per row: argmax (greedy) or a sample from the warped distribution.
+
+    `draw(ids)` returns the rows' Gumbel noise for vocabulary ids `ids` (see
+    `gumbel_noise`). With top-k on, only the k survivors are drawn for: the
+    Gumbel-max over them is the same exact sample, at k/vocab of the cost.
+    (torch.topk keeps exactly k; generate keeps ties at the k-th value too, which
+    float logits of a real model practically never have.)
+    """
     if not do_sample:
         return torch.argmax(logits, dim=-1)
     scores = logits / temperature if temperature != 1.0 else logits
     vocab = scores.shape[-1]
     if 0 < top_k < vocab:
-        kth = torch.topk(scores, top_k, dim=-1).values[:, -1:]
-        scores = scores.masked_fill(scores < kth, float("-inf"))
+        scores, ids = torch.topk(scores, top_k, dim=-1)  # descending
+    else:
+        ids = torch.arange(vocab, device=scores.device).expand_as(scores)
     if top_p < 1.0:
         ordered, order = torch.sort(scores, descending=False, dim=-1)
         cumulative = ordered.softmax(dim=-1).cumsum(dim=-1)
         drop = cumulative <= (1 - top_p)
-        drop[:, -1:] = False  # keep at least one token, as generate does
-        scores = scores.masked_fill(drop.scatter(1, order, drop), float("-inf"))
-    return torch.argmax(scores + noise, dim=-1)
+        drop[..., -1:] = False  # keep at least one token, as generate does
+        scores = scores.masked_fill(drop.scatter(-1, order, drop), float("-inf"))
+    best = torch.argmax(scores + draw(ids), dim=-1, keepdim=True)
+    return ids.gather(-1, best).squeeze(-1)

@@ -35,7 +35,9 @@ class Histogram:
     def cumulative(self) -> list[tuple[str, int]]:
         """(upper bound, count at or below it) pairs, Prometheus style, ending at +Inf."""
         out, running = [], 0
-        for bound, n in zip((*map(str, self.buckets), "+Inf"), self.counts, strict=True):
+        for bound, n in zip(
+            (*(str(float(b)) for b in self.buckets), "+Inf"), self.counts, strict=True
+        ):
             running += n
             out.append((bound, running))
         return out

@@ -67,7 +67,10 @@ def window(policy: ChunkPolicy, slot: int, emitted: int, produced: int) -> Windo
 def decode_windows(model: QwenModel, codes: Any, windows: list[Window]) -> list[np.ndarray]:
     """Decode several slots' windows in one codec batch; int16 audio per window.
 
-    `codes` is the cache manager's [slots, max_len, groups] frame store.
+    `codes` is the cache manager's [slots, max_len, groups] frame store. The
+    transformer half of the decoder sees each window's whole left context; the
+    convolution half only the few frames its receptive field needs
+    (`model.conv_context`), which is where the audio-rate cost is.
     """
     if not windows:
         return []
@@ -79,8 +82,18 @@ def decode_windows(model: QwenModel, codes: Any, windows: list[Window]) -> list[
     )
     for i, w in enumerate(windows):
         batch[i, : w.end - w.first] = codes[w.slot, w.first : w.end]
-    wav = model.decode_codes(batch).float().cpu().numpy()
+    hidden = model.codec_hidden(batch)
+    ctx = model.conv_context
+    # Per window, where its convolutions start (relative to its first frame).
+    starts = [0 if ctx is None else max(0, w.start - w.first - ctx) for w in windows]
+    widest = max(w.end - w.first - a for w, a in zip(windows, starts, strict=True))
+    conv_in = hidden.new_zeros((len(windows), hidden.shape[1], widest))
+    for i, (w, a) in enumerate(zip(windows, starts, strict=True)):
+        conv_in[i, :, : w.end - w.first - a] = hidden[i, :, a : w.end - w.first]
+    wav = model.codec_waveform(conv_in).float().cpu().numpy()
     out = []
-    for i, w in enumerate(windows):
-        out.append(float_to_int16(wav[i, (w.start - w.first) * spf : (w.end - w.first) * spf]))
+    for i, (w, a) in enumerate(zip(windows, starts, strict=True)):
+        out.append(
+            float_to_int16(wav[i, (w.start - w.first - a) * spf : (w.end - w.first - a) * spf])
+        )
     return out
