@@ -23,6 +23,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--engine", default="piper,sim", help="ttfa: comma-separated engines [piper,sim]"
     )
     parser.add_argument("--model", default=None, help="qwen: model id or local folder")
+    parser.add_argument("--device", default=None, help="qwen: cpu or cuda [auto]")
+    parser.add_argument(
+        "--shape", default=None, choices=("tiny", "0.6b"),
+        help="qwen: random-weight model shape [0.6b on CUDA, tiny on a CPU]",
+    )  # fmt: skip
     parser.add_argument("--voice", default=None, help="piper: .onnx voice (default: bundled)")
     parser.add_argument("--rtf", type=float, default=0.25, help="fairness: simulated RTF [0.25]")
     parser.add_argument("--tokens-per-s", type=float, default=30.0, help="LLM token rate [30]")
@@ -49,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         tokens_per_s=args.tokens_per_s,
         max_sessions=args.max_sessions,
         peer_venv=Path(args.peer_venv),
+        device=args.device,
+        qwen_shape=args.shape,
     )
     if args.scenario == "report":
         print(table(opts.out))

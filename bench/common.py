@@ -25,6 +25,8 @@ class Options:
     max_sessions: int = 400  # overhead ramp ceiling
     peer_venv: Path = Path("/tmp/voxgate-bench-peer-venv")
     seed: int = 7
+    device: str | None = None  # qwen: cpu or cuda (auto)
+    qwen_shape: str | None = None  # qwen: tiny or 0.6b (auto: 0.6b on CUDA)
 
     @property
     def logs(self) -> Path:

@@ -61,6 +61,9 @@ class Settings:
     qwen_context_frames: int = field(
         default=72, metadata={"help": "qwen: frames of left context decoded with each chunk"}
     )
+    qwen_max_frames: int = field(
+        default=0, metadata={"help": "qwen: cap on codec frames per sentence (0 = text budget)"}
+    )
     qwen_cuda_graphs: str = field(
         default="auto", metadata={"help": "qwen: decode step as CUDA graphs (auto, on, off)"}
     )
@@ -176,6 +179,7 @@ class Settings:
                 "chunk_frames": self.qwen_chunk_frames,
                 "context_frames": self.qwen_context_frames,
                 "cuda_graphs": {"auto": None, "on": True, "off": False}[self.qwen_cuda_graphs],
+                "max_frames": self.qwen_max_frames or None,
             }
         return {"rtf": self.sim_rtf}
 
@@ -189,8 +193,8 @@ class Settings:
         for name in ("qwen_first_chunk_frames", "qwen_chunk_frames", "qwen_max_len"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1")
-        if self.qwen_slots < 0 or self.qwen_context_frames < 0:
-            raise ConfigError("qwen_slots and qwen_context_frames must be >= 0")
+        if min(self.qwen_slots, self.qwen_context_frames, self.qwen_max_frames) < 0:
+            raise ConfigError("qwen_slots, qwen_context_frames and qwen_max_frames must be >= 0")
         if self.scheduler not in ("edf", "fifo"):
             raise ConfigError("scheduler must be edf or fifo")
         for name in ("port", "audiosocket_port", "ops_port"):

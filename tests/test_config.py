@@ -61,6 +61,7 @@ def test_qwen_options_reach_the_engine() -> None:
             "VOXGATE_QWEN_FIRST_CHUNK_FRAMES": "2",
             "VOXGATE_QWEN_CONTEXT_FRAMES": "50",
             "VOXGATE_QWEN_CUDA_GRAPHS": "off",
+            "VOXGATE_QWEN_MAX_FRAMES": "30",
             "VOXGATE_MODEL": "/models/tiny",
         }
     )
@@ -70,7 +71,7 @@ def test_qwen_options_reach_the_engine() -> None:
     assert engine.model_id == "/models/tiny" and engine.runtime_kind == "batched"
     assert engine.policy.streaming is False and engine.policy.first_frames == 2
     assert engine.policy.context_frames == 50 and engine.policy.chunk_frames == 8
-    assert engine.concurrency == 12 and engine.cuda_graphs is False
+    assert engine.concurrency == 12 and engine.cuda_graphs is False and engine.max_frames == 30
     # Streaming is the default; slots default by device (8 on a CPU host).
     default = create_engine("qwen", **from_env({"VOXGATE_ENGINE": "qwen"}).engine_options())
     assert default.policy.streaming is True and default.policy.first_frames == 3

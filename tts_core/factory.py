@@ -38,6 +38,7 @@ def create_engine(name: str, **options: Any) -> Engine:
             "context_frames",
             "max_prefills",
             "cuda_graphs",
+            "max_frames",
         }
         return QwenEngine(**{k: v for k, v in opts.items() if k in allowed})
     if name == "sim":

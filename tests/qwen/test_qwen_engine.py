@@ -132,8 +132,8 @@ def test_the_batched_runtime_streams_and_the_stock_one_does_not(
         monkeypatch.setattr(engine, "token_budget", lambda _t, _l: 21)  # 20 frames
     batched = speak(qwen_engine, "Please hold.")
     stock = speak(stock_engine, "Please hold.")
-    # 3 frames first, then chunks of 8: 3 + 8 + 8 + 1
-    assert [c.size // SAMPLES_PER_FRAME for c in batched] == [3, 8, 8, 1]
+    # 3 frames first, then chunks growing to 8 but never longer than what was sent
+    assert [c.size // SAMPLES_PER_FRAME for c in batched] == [3, 3, 6, 8]
     assert [c.size // SAMPLES_PER_FRAME for c in stock] == [20]
     assert qwen_engine.concurrency == qwen_engine.slots == 8 and stock_engine.concurrency == 1
 
@@ -425,3 +425,12 @@ def test_the_package_imports_and_lists_voices_without_torch() -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
                          text=True, check=True, timeout=60).stdout.split()  # fmt: skip
     assert out == ["ryan", "9", "english", "EngineUnavailable"]
+
+
+def test_max_frames_caps_every_sentence_below_its_budget(
+    engine: QwenEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine, "token_budget", lambda _t, _l: 40)
+    monkeypatch.setattr(engine, "max_frames", 4)
+    audio = np.concatenate(speak(engine, "A sentence that would run for forty frames."))
+    assert audio.size == 4 * SAMPLES_PER_FRAME  # random weights never end early

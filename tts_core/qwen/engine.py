@@ -77,6 +77,7 @@ class QwenEngine:
         context_frames: int = 72,
         max_prefills: int = 4,
         cuda_graphs: bool | None = None,
+        max_frames: int | None = None,
     ) -> None:
         """`device`, `dtype` and `attn_implementation` default to the best the host
         offers (resolved at `load()`); `seed` makes every sentence reproducible, which
@@ -87,7 +88,10 @@ class QwenEngine:
         The batched runtime holds `slots` sentences at once (64 on CUDA, 8 on a CPU),
         each at most `max_len` prompt tokens plus codec frames. With `streaming` the
         first audio leaves after `first_chunk_frames` codec frames (80 ms each), then
-        every `chunk_frames`, each decoded with `context_frames` of left context."""
+        every `chunk_frames`, each decoded with `context_frames` of left context.
+        `max_frames` caps any sentence's codec frames below its adaptive budget (a hard
+        ceiling for operators; benchmarks of random weights, which never end, use it
+        to fix each request's length)."""
         if runtime not in RUNTIMES:
             raise ValueError(f"runtime must be one of {RUNTIMES}, not {runtime!r}")
         if dtype is not None and dtype.lower() not in DTYPES:
@@ -111,6 +115,9 @@ class QwenEngine:
         self.max_len = max_len
         self.max_prefills = max_prefills
         self.cuda_graphs = cuda_graphs
+        if max_frames is not None and max_frames < 1:
+            raise ValueError("max_frames must be >= 1")
+        self.max_frames = max_frames
         self._tts: Any = None
         self._torch: Any = None
         self._runtime: Any = None
@@ -272,6 +279,10 @@ class QwenEngine:
 
     # ------------------------------------------------------------------ batched
 
+    def _budget(self, text: str, language: str) -> int:
+        tokens = self.token_budget(text, language)
+        return tokens if self.max_frames is None else min(tokens, self.max_frames + 1)
+
     def _seed(self, request: SynthesisRequest) -> int:
         seed = request.extra.get("seed", self.seed)
         return int(seed) if seed is not None else random.getrandbits(32)
@@ -288,7 +299,7 @@ class QwenEngine:
             return None
         return runtime.submit(
             text, resolved.voice, resolved.language,
-            budget_tokens=self.token_budget(text, resolved.language),
+            budget_tokens=self._budget(text, resolved.language),
             seed=self._seed(request), sink=sink, instruct=request.extra.get("instruct"),
         )  # fmt: skip
 
@@ -346,8 +357,7 @@ class QwenEngine:
         """The stock path: `generate_custom_voice`, one whole sentence at a time."""
         if not text:
             return
-        tokens = self.token_budget(text, language)
-        kwargs = {**self.generate_kwargs, "max_new_tokens": tokens}
+        kwargs = {**self.generate_kwargs, "max_new_tokens": self._budget(text, language)}
         try:
             with self._torch.inference_mode():
                 if self.seed is not None:

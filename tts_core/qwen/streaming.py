@@ -2,7 +2,11 @@
 
 A phone caller should hear the first syllable as soon as a few codec frames
 exist (80 ms of audio each), not when the sentence is done. So each request
-decodes a small first chunk (`first_frames`), then chunks of `chunk_frames`.
+decodes a small first chunk (`first_frames`), then chunks that grow to
+`chunk_frames` but are never longer than the audio already sent: after the
+first chunk the listener holds only `first_frames` x 80 ms, and the next chunk
+must be decoded before that runs out, at whatever step time the batch has
+(3, 3, 6, 8, 8, ... frames by default).
 The 12 Hz codec decoder is causal but has a long memory (a transformer with a
 72-frame window ahead of its convolutions), so each chunk is decoded with
 `context_frames` of the frames before it and only its own samples are kept:
@@ -46,8 +50,13 @@ class ChunkPolicy:
             return True
         if not self.streaming:
             return False
-        due = self.first_frames if emitted == 0 else self.chunk_frames
-        return produced - emitted >= due
+        return produced - emitted >= self.due(emitted)
+
+    def due(self, emitted: int) -> int:
+        """Frames the next chunk waits for, after `emitted` frames already sent."""
+        if emitted == 0:
+            return self.first_frames
+        return min(self.chunk_frames, max(self.first_frames, emitted))
 
 
 @dataclass(frozen=True)
