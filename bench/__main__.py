@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"bench {name}: {time.monotonic() - t:.0f} s", file=sys.stderr, flush=True)
     summary = table(opts.out)
+    opts.out.mkdir(parents=True, exist_ok=True)
     (opts.out / "summary.md").write_text(summary, encoding="utf-8")
     print(summary)
     print(

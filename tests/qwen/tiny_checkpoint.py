@@ -97,7 +97,9 @@ PREDICTOR_06B = dict(
     hidden_size=1024, intermediate_size=3072, num_hidden_layers=5, num_attention_heads=16,
     num_key_value_heads=8, head_dim=128, max_position_embeddings=65536,
 )  # fmt: skip
-CODEC_DECODER_06B: dict[str, object] = {}  # qwen-tts's defaults: 8 layers, decoder_dim 1536
+# qwen-tts's decoder defaults (8 layers, latent 1024, decoder_dim 1536); the codebook
+# width has no default there: 512 is the released codec's.
+CODEC_DECODER_06B: dict[str, object] = {"codebook_dim": 512}
 
 
 def build_speech_tokenizer(decoder: dict[str, object] | None = None) -> Qwen3TTSTokenizerV2Model:
