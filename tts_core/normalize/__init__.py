@@ -33,7 +33,7 @@ from .categories import (
     setting_text,
 )
 from .languages import Profile, capabilities, resolve
-from .rules import Counter, Rule, run
+from .rules import Counter, Rule, run, run_pieces
 
 __all__ = [
     "ALL",
@@ -43,6 +43,7 @@ __all__ = [
     "Profile",
     "capabilities",
     "normalize",
+    "normalize_pieces",
     "parse_setting",
     "resolve",
     "rules_for",
@@ -121,3 +122,30 @@ def normalize(
         return text
     spoken = _SPACE_BEFORE_PUNCT.sub(r"\1", _SPACES.sub(" ", spoken))
     return spoken
+
+
+def normalize_pieces(
+    text: str,
+    language: str | None = None,
+    locale: str | None = None,
+    categories: object = "on",
+) -> list[tuple[str, str]]:
+    """`normalize`, as (written, spoken) pieces: which span of `text` became which words.
+
+    The written sides joined give `text` back; the spoken sides joined give what
+    `normalize` returns before its whitespace tidying. Used to map playout time
+    back onto the client's words (`alignment.heard_words`). Same arguments and
+    errors as `normalize`; a rule failure yields the text as one unchanged piece.
+    """
+    wanted = enabled(categories)
+    if not wanted or not text:
+        return [(text, text)] if text else []
+    try:
+        profile = resolve(language, locale, text)
+        active = tuple(r for r in rules_for(profile) if r.category in wanted)
+        if not active:
+            return [(text, text)]
+        return run_pieces(text, active, profile)
+    except Exception:  # never cost the caller a sentence (or a `cleared` event)
+        log.exception("text normalization failed; aligning the text as sent")
+        return [(text, text)]
