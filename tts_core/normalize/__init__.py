@@ -23,7 +23,7 @@ import functools
 import logging
 import re
 
-from . import abbreviations, codes, dates, money, numbers, phone, times, units, web
+from . import abbreviations, codes, dates, money, numbers, ordinals, phone, times, units, web
 from .categories import (
     ALL,
     CATEGORIES,
@@ -68,7 +68,8 @@ def rules_for(profile: Profile) -> tuple[Rule, ...]:
         *dates.rules(profile),
         *numbers.percent_rules(profile),
         *units.rules(profile),
-        *numbers.ordinal_rules(profile),
+        *ordinals.rules(profile),
+        *numbers.version_rules(profile),
         *codes.rules(profile),
         *numbers.address_rules(profile),
         *abbreviations.rules(profile),
@@ -121,6 +122,10 @@ def normalize(
     if spoken == text:
         return text
     spoken = _SPACE_BEFORE_PUNCT.sub(r"\1", _SPACES.sub(" ", spoken))
+    if not text[:1].isspace():  # a symbol's word at the very start ("# of items")
+        spoken = spoken.lstrip()
+    if not text[-1:].isspace():
+        spoken = spoken.rstrip()
     return spoken
 
 
