@@ -47,11 +47,12 @@ _DATE_CUES = frozenset(
     + [d.lower() for d in WEEKDAYS]
     + list(_WEEKDAY_ABBR)
 )
-_YEAR_CUES = (
-    "in|since|from|until|till|by|before|after|during|of|year|circa|around|summer|winter|"
-    "spring|fall|autumn|early|late|mid|class of|born in|back in|through|between|"
-    "Q[1-4]|H[12]|FY"
+#: Words after which a four-digit number is a year ("class of", "born in" end in one).
+_YEAR_CUES = frozenset(
+    "in since from until till by before after during of year circa around summer winter "
+    "spring fall autumn early late mid through between".split()
 )
+_PERIOD_CUE = re.compile(r"(?i:Q[1-4]|H[12]|FY)")  # Q3 2024, H1 2025, FY 2026
 
 
 #: German words after which an ordinal takes "-en": "am dritten", "den zwölften".
@@ -297,6 +298,8 @@ def _english_rules(profile: Profile) -> list[Rule]:
 
     def cued_year(m: re.Match[str], ctx: Context) -> str | None:
         cue = m.group(1)
+        if cue.lower() not in _YEAR_CUES and not _PERIOD_CUE.fullmatch(cue):
+            return None  # "2026 apples" after any other word stays a count
         if re.fullmatch(r"[QqHh][1-4]", cue):  # Q3 2024: a quarter, then its year
             cue = f"{cue[0].upper()} {words.cardinal(int(cue[1]), profile)}"
         elif cue.upper() == "FY":
@@ -328,6 +331,8 @@ def _english_rules(profile: Profile) -> list[Rule]:
                                  rf"{NOT_BEFORE_WORD}"), decade, "decade"),
         Rule("dates", re.compile(rf"{NOT_AFTER_WORD}{year}\s?[-–]\s?(\d{{4}}|\d{{2}})"
                                  rf"{NOT_BEFORE_WORD}(?![-–]\d)"), year_range, "year-range"),
-        Rule("dates", re.compile(rf"(?i:(?<![A-Za-z])({_YEAR_CUES}))\s+{year}"
+        # Any word, then the year; the word is checked in Python. Starting with a letter
+        # (and looking back only after it) lets the scan skip everything else quickly.
+        Rule("dates", re.compile(rf"([A-Za-z](?<![A-Za-z0-9][A-Za-z])[A-Za-z0-9]*+)\s+{year}"
                                  rf"(?![0-9]|[.,]\d|\s?%)"), cued_year, "year"),
     ]  # fmt: skip

@@ -17,6 +17,7 @@ Readings decided here:
 
 from __future__ import annotations
 
+import functools
 import re
 
 from . import words
@@ -26,8 +27,10 @@ from .rules import NOT_AFTER_WORD, NOT_BEFORE_WORD, Context, Rule
 # A number as English writes it, and as decimal-comma languages write it. In the
 # latter a point followed by anything but exactly three digits is a decimal point
 # ("$42.50" in Spanish), tried first so "42" is never cut off from its ".50".
-NUM_POINT = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
-NUM_COMMA = r"\d+\.(?!\d{3}(?![0-9]))\d+|(?:\d{1,3}(?:[. \u00a0\u202f'’]\d{3})+|\d+)(?:,\d+)?"
+# Atomic: once a number is read it is never re-read shorter, so a pattern that fails
+# after it ("1 000 1 000" before a currency that is not there) fails at once.
+NUM_POINT = r"(?>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)"
+NUM_COMMA = r"(?>\d+\.(?!\d{3}(?![0-9]))\d+|(?:\d{1,3}(?:[. \u00a0\u202f'’]\d{3})+|\d+)(?:,\d+)?)"
 # A sign belongs to the number after a space, a bracket, a quote or CJK punctuation.
 SIGN = r"(?:(?<![^\s(\[\"'“，、。：；（])[-−+])?"
 
@@ -36,8 +39,12 @@ def number_re(profile: Profile) -> str:
     return NUM_COMMA if profile.decimal_comma else NUM_POINT
 
 
+@functools.lru_cache(maxsize=4096)
 def say_number(text: str, profile: Profile) -> str | None:
-    """A written number in words by the rules above, or None if it is not one."""
+    """A written number in words by the rules above, or None if it is not one.
+
+    Cached: a call repeats its numbers, and a long run of them must cost a lookup each.
+    """
     parsed = words.parse_number(text, profile)
     if parsed is None:
         return None
@@ -182,6 +189,7 @@ def rules(profile: Profile) -> list[Rule]:
             Rule("numbers", re.compile(rf"{NOT_AFTER_WORD}(?<![/.])(\d{{1,3}})/(\d{{1,3}})"
                                        rf"{NOT_BEFORE_WORD}(?!/)"), fraction, "fraction")
         )  # fmt: skip
+    if profile.lang == "en":
         out.append(
             Rule(
                 "numbers", re.compile(r"(?<![0-9])(\d{0,6})([½⅓⅔¼¾])"), unicode_fraction, "unicode"

@@ -96,6 +96,9 @@ class Rule:
     pattern: re.Pattern[str]
     render: Render
     name: str = ""
+    #: The characters a match can start with (`gates.gate`): a text without any
+    #: of them is not scanned at all.
+    gate: re.Pattern[str] | None = None
 
 
 class Counter:
@@ -146,6 +149,8 @@ def _run(
     store: list[str] = []  # the rendering of each hole, in order
     origins: list[str] = []  # the written text each hole stands for, in order
     for rule in rules:
+        if rule.gate is not None and rule.gate.search(buf) is None:
+            continue  # nothing here can start a match
         buf, store, origins = _apply(rule, buf, store, origins, profile, counter)
     return buf, store, origins
 

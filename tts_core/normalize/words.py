@@ -75,6 +75,7 @@ def _clean(words: str, profile: Profile) -> str:
     return words
 
 
+@functools.lru_cache(maxsize=4096)
 def cardinal(n: int, profile: Profile) -> str:
     """`n` in words; digit by digit past `MAX_CARDINAL_DIGITS` or without num2words."""
     if n < 0:
