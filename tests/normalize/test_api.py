@@ -110,6 +110,12 @@ def test_each_category_switches_alone(category: str, expect: str, untouched: str
     assert expect in out and untouched in out
 
 
+def test_an_amount_is_left_to_the_voice_when_currency_is_off() -> None:
+    """Not "$forty-two point five zero": a number glued to a symbol is an amount."""
+    for text in ("It costs $42.50.", "It costs 42.50€.", "Pay ¥500 now."):
+        assert normalize(text, "en", categories="-currency") == text
+
+
 def test_every_category_has_a_rule_in_english() -> None:
     from tts_core.normalize import rules_for
 

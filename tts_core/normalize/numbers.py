@@ -203,10 +203,15 @@ def rules(profile: Profile) -> list[Rule]:
         return out
     # CJK text puts a sign right after a character: 气温-5度 is minus five.
     sign = r"(?:(?<![0-9A-Za-z])[-−+])?" if profile.lang in _CJK_FRACTION else SIGN
+    # Glued to a currency symbol, a number is an amount: the currency rules read it, or
+    # (currency switched off, a form they decline) the voice does, never "$forty-two".
+    money = "$€£¥₹₩₽₺₪₱฿¢"
     out.append(
         Rule(
             "numbers",
-            re.compile(rf"(?<![0-9A-Za-z_.,]){sign}(?:{num}|\.\d+)(?![0-9]|[.,]\d)"),
+            re.compile(
+                rf"(?<![0-9A-Za-z_.,{money}]){sign}(?:{num}|\.\d+)(?![0-9]|[.,]\d|[{money}])"
+            ),
             plain,
             "number",
         )
