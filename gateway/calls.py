@@ -138,7 +138,8 @@ class CallRegistry:
         return call
 
     def detach(self, call: Call, listener: Emit) -> None:
-        if call._listener is listener:
+        # ==, not `is`: a session passes its bound `emit`, a new object at each access.
+        if call._listener == listener:
             call._listener = None
 
     async def end(self, call: Call, reason: str) -> None:

@@ -31,6 +31,7 @@ from tts_core import (
     SynthesisRequest,
     Timing,
 )
+from tts_core.normalize.alignment import heard_words
 
 from .metrics import Metrics
 
@@ -427,7 +428,12 @@ class SpeechPipeline:
         return Cleared(" ".join(heard).strip(), " ".join(unheard).strip())
 
     def _split_heard(self, played_ms: float) -> tuple[list[str], list[str]]:
-        """Words of this response the listener heard by `played_ms`, and the rest."""
+        """Words of this response the listener heard by `played_ms`, and the rest.
+
+        Within the sentence being played, the cut follows the spoken length of each
+        written word (`heard_words`), so a long amount or phone number is reported as
+        heard only once its audio has played.
+        """
         heard: list[str] = []
         unheard: list[str] = []
         timeline = list(self._timeline)
@@ -440,7 +446,9 @@ class SpeechPipeline:
                 cut = len(parts)
             elif played_ms > item.start_ms:
                 share = (played_ms - item.start_ms) / max(1.0, item.end_ms - item.start_ms)
-                cut = int(len(parts) * share)
+                # By what is spoken for each word, not by word count: "$1,234.56" is one
+                # written word and seconds of audio (SPEC §8: heard is the client's text).
+                cut = heard_words(item.text, share, self.language, self.locale, self.normalize)
             else:
                 cut = 0
             heard.extend(parts[:cut])

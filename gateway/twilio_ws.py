@@ -3,9 +3,10 @@
 Twilio opens this socket when a call reaches the TwiML; the call is registered
 under its callSid and streamSid, and under its `session` custom parameter as
 an alias, so an application can attach with `/v1/speak?call=<callSid>` or
-`/v1/speak?session=<alias>`. Custom parameters `voice`, `language` and
-`greeting` configure the call; the greeting is spoken as soon as the stream
-starts, before any application attaches.
+`/v1/speak?session=<alias>`. Custom parameters `voice`, `language`,
+`normalize` and `greeting` configure the call; the greeting is spoken (and
+normalized) as soon as the stream starts, before any application attaches. An
+application that attaches brings its own settings, `normalize` included.
 
 A socket that sends no `start` within `carrier_start_timeout_s` is closed; a
 `start` claiming ids a live call holds is refused (the live call is
@@ -126,6 +127,8 @@ def new_call(gw: Gateway, ws: WebSocket, start: Start) -> Call:
         try:
             normalize = setting_text(parse_setting(params["normalize"]))
         except NormalizeSettingError as exc:
+            # No client to tell yet: counted and logged, and the call is read with "on".
+            gw.metrics.errors.labels(code="invalid_setting").inc()
             log.warning("twilio call parameter ignored: %s", exc, extra={"call": start.call_sid})
     pipeline = SpeechPipeline(
         gw.core,

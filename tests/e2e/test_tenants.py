@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import websockets
 
+from gateway.auth import tenant_label
 from gateway.config import Settings
 from tts_core import SynthesisRequest
 from tts_core.sim_engine import SimulatedEngine
@@ -54,6 +55,11 @@ async def test_a_tenant_is_capped_in_sessions_without_touching_another() -> None
         async with websockets.connect(url(srv.ws, token="quiet")) as b1:
             assert (await ready_of(b1))["type"] == "ready"  # the other tenant is not affected
         await a1.close()
+        # The client's close completes before the server has left the session.
+        for _ in range(500):
+            if srv.gateway.tenants.sessions(tenant_label("noisy")) < 2:
+                break
+            await asyncio.sleep(0.01)
         async with websockets.connect(url(srv.ws, token="noisy")) as again:
             assert (await ready_of(again))["type"] == "ready"  # a freed place is usable
         await a2.close()

@@ -110,6 +110,12 @@ def test_each_category_switches_alone(category: str, expect: str, untouched: str
     assert expect in out and untouched in out
 
 
+def test_an_amount_is_left_to_the_voice_when_currency_is_off() -> None:
+    """Not "$forty-two point five zero": a number glued to a symbol is an amount."""
+    for text in ("It costs $42.50.", "It costs 42.50€.", "Pay ¥500 now."):
+        assert normalize(text, "en", categories="-currency") == text
+
+
 def test_every_category_has_a_rule_in_english() -> None:
     from tts_core.normalize import rules_for
 
@@ -154,6 +160,34 @@ def test_capability_report_covers_every_engine_language() -> None:
         assert {"numbers", "currency", "dates", "times"} <= cats, lang
     assert "nl" in report["numbers_only"]["languages"]
     assert "passthrough" in report
+
+
+def test_the_report_matches_what_each_language_does() -> None:
+    report = capabilities()
+    for lang, entry in report["languages"].items():
+        assert set(entry["categories"]) == resolve(lang).categories, lang
+    for lang in ("fr", "de", "es", "it", "pt"):
+        assert "ordinals" in report["languages"][lang]["categories"]
+    numbers_only = report["numbers_only"]
+    assert numbers_only["categories"] == ["phone", "currency", "numbers"]
+    assert "pass through unchanged" in numbers_only["note"]
+    for lang in numbers_only["languages"]:
+        assert resolve(lang).categories == frozenset(numbers_only["categories"]), lang
+
+
+MIXED = "Op 12/03/2026 om 15:30: €42,50, 3,5 of -5, 2-3, 5%, +31 20 123 4567 x12, 10 000."
+
+
+def test_numbers_only_languages_never_hear_english_words() -> None:
+    """Every language num2words knows and we have no rules for: no English "point",
+    "percent" or "extension" ("minus" and "to" are Danish words too), and no number
+    words glued to symbols."""
+    for lang in capabilities()["numbers_only"]["languages"]:
+        spoken = normalize(MIXED, lang)
+        words = set(spoken.lower().replace(",", " ").split())
+        assert not words & {"point", "percent", "extension", "dollars"}, lang
+        assert "12/03/2026" in spoken and "15:30" in spoken and "2-3" in spoken, (lang, spoken)
+        assert "5%" in spoken, (lang, spoken)
 
 
 def test_unknown_language_passes_through() -> None:

@@ -19,11 +19,12 @@ A rule that fails costs its own rewrite, never the sentence.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import re
 
-from . import abbreviations, codes, dates, money, numbers, phone, times, units, web
+from . import abbreviations, codes, dates, gates, money, numbers, ordinals, phone, times, units, web
 from .categories import (
     ALL,
     CATEGORIES,
@@ -33,7 +34,7 @@ from .categories import (
     setting_text,
 )
 from .languages import Profile, capabilities, resolve
-from .rules import Counter, Rule, run
+from .rules import Counter, Rule, run, run_pieces
 
 __all__ = [
     "ALL",
@@ -43,6 +44,7 @@ __all__ = [
     "Profile",
     "capabilities",
     "normalize",
+    "normalize_pieces",
     "parse_setting",
     "resolve",
     "rules_for",
@@ -57,7 +59,12 @@ _SPACE_BEFORE_PUNCT = re.compile(r" +([,.;:!?)])")
 
 @functools.lru_cache(maxsize=128)
 def rules_for(profile: Profile) -> tuple[Rule, ...]:
-    """Every rule for a language, in application order (built and compiled once)."""
+    """Every rule for a language, in application order (built and compiled once, gated)."""
+    return tuple(_gated(r) for r in ungated_rules(profile))
+
+
+def ungated_rules(profile: Profile) -> list[Rule]:
+    """The rules as each module writes them, before `gates.gate` (tests compare the two)."""
     ordered: list[Rule] = [
         *web.email_rules(profile),
         *web.url_rules(profile),
@@ -67,14 +74,21 @@ def rules_for(profile: Profile) -> tuple[Rule, ...]:
         *dates.rules(profile),
         *numbers.percent_rules(profile),
         *units.rules(profile),
-        *numbers.ordinal_rules(profile),
+        *ordinals.rules(profile),
+        *numbers.version_rules(profile),
         *codes.rules(profile),
         *numbers.address_rules(profile),
         *abbreviations.rules(profile),
         *numbers.rules(profile),
         *abbreviations.symbol_rules(profile),
     ]
-    return tuple(r for r in ordered if r.category in profile.categories)
+    return [r for r in ordered if r.category in profile.categories]
+
+
+def _gated(rule: Rule) -> Rule:
+    """The rule behind its first-character gate (same matches, a cheaper scan)."""
+    pattern, first = gates.gate(rule.pattern)
+    return dataclasses.replace(rule, pattern=pattern, gate=first)
 
 
 @functools.lru_cache(maxsize=256)
@@ -120,4 +134,35 @@ def normalize(
     if spoken == text:
         return text
     spoken = _SPACE_BEFORE_PUNCT.sub(r"\1", _SPACES.sub(" ", spoken))
+    if not text[:1].isspace():  # a symbol's word at the very start ("# of items")
+        spoken = spoken.lstrip()
+    if not text[-1:].isspace():
+        spoken = spoken.rstrip()
     return spoken
+
+
+def normalize_pieces(
+    text: str,
+    language: str | None = None,
+    locale: str | None = None,
+    categories: object = "on",
+) -> list[tuple[str, str]]:
+    """`normalize`, as (written, spoken) pieces: which span of `text` became which words.
+
+    The written sides joined give `text` back; the spoken sides joined give what
+    `normalize` returns before its whitespace tidying. Used to map playout time
+    back onto the client's words (`alignment.heard_words`). Same arguments and
+    errors as `normalize`; a rule failure yields the text as one unchanged piece.
+    """
+    wanted = enabled(categories)
+    if not wanted or not text:
+        return [(text, text)] if text else []
+    try:
+        profile = resolve(language, locale, text)
+        active = tuple(r for r in rules_for(profile) if r.category in wanted)
+        if not active:
+            return [(text, text)]
+        return run_pieces(text, active, profile)
+    except Exception:  # never cost the caller a sentence (or a `cleared` event)
+        log.exception("text normalization failed; aligning the text as sent")
+        return [(text, text)]

@@ -10,8 +10,10 @@ a word ("Mar." with its full stop, never "mar"); "No. 5" is "number five" but
 it is kept.
 
 Symbols a voice would skip or mispronounce become words: & and, @ at, + plus,
-= equals, ~ about, ± plus or minus, # hashtag; "and/or" is "and or", "w/" is
-"with", and a slash between words is "slash".
+= equals, ~ about, ± plus or minus, # hashtag, a lone # number; "and/or" is
+"and or", "w/" is "with", "c/o" "care of", "n/a" "not applicable", and a slash
+between words is "slash". "Mr.", "Mrs.", "Ms." and "Prof." with their dot are
+always titles; others only before a name or before "and Mrs. ...".
 """
 
 from __future__ import annotations
@@ -70,6 +72,15 @@ def _name_after(ctx: Context) -> bool:
     return bool(re.match(r"\s+[A-Z]", ctx.after))
 
 
+#: Titles that, written with their dot, are never anything else ("Gen." may be Genesis).
+_CERTAIN_TITLES = frozenset({"Mr", "Mrs", "Ms", "Prof", "Sgt", "Capt", "Lt"})
+_TITLE_AFTER = re.compile(rf"\s+(?:and|&)\s+(?:{'|'.join(TITLES)}|Dr)\b")
+
+
+def _title_after(ctx: Context) -> bool:
+    return bool(_TITLE_AFTER.match(ctx.after))
+
+
 def _keep_stop(spoken: str, dot: str, ctx: Context) -> str:
     return spoken + "." if dot and ctx.at_end() else spoken
 
@@ -90,7 +101,9 @@ def rules(profile: Profile) -> list[Rule]:
         if name in ("No", "no"):
             return "number" if re.match(r"\s?[0-9#]", ctx.after) and dot else None
         if name in TITLES:
-            return TITLES[name] if _name_after(ctx) else None
+            # "Mr." with its dot is always Mister; a title before "and Mrs. Brown" too
+            certain = dot and name in _CERTAIN_TITLES
+            return TITLES[name] if certain or _name_after(ctx) or _title_after(ctx) else None
         if name in SUFFIXES:
             return _keep_stop(SUFFIXES[name], dot, ctx) if dot or _street_before(ctx) else None
         if name in STREETS:
@@ -118,6 +131,8 @@ def rules(profile: Profile) -> list[Rule]:
 
 
 _AND = {"en": "and", "fr": "et", "de": "und", "es": "y", "it": "e", "pt": "e", "ru": "и"}
+#: Slash shorthand a voice would read letter by letter: c/o, n/a, w/o.
+_SHORTHAND = {"c/o": "care of", "n/a": "not applicable", "w/o": "without"}
 
 
 def symbol_rules(profile: Profile) -> list[Rule]:
@@ -143,17 +158,23 @@ def symbol_rules(profile: Profile) -> list[Rule]:
             return "and or"
         return f"{left} slash {right}"
 
+    def shorthand(m: re.Match[str], ctx: Context) -> str | None:
+        return _SHORTHAND[m.group(0).lower()]
+
     def hashtag(m: re.Match[str], ctx: Context) -> str | None:
         return f"hashtag {m.group(1)}"
 
     out = [Rule("symbols", re.compile(r"\s?&\s?"), ampersand, "ampersand")]
     if english:
         out += [
+            Rule("symbols", re.compile(r"(?<![A-Za-z/])(?i:c/o|n/a|w/o)(?![A-Za-z/])"), shorthand,
+                 "shorthand"),
             Rule("symbols", re.compile(r"(?<![A-Za-z])[Ww]/(?=\s)"), lambda m, c: "with", "with"),
             Rule("symbols", re.compile(rf"(?<![{WORD}/])([A-Za-z]{{2,}})/([A-Za-z]{{2,}})"
                                        rf"(?![{WORD}/])"), slash, "slash"),
             Rule("symbols", re.compile(r"(?<![A-Za-z0-9_&])#([A-Za-z][A-Za-z0-9_]*)"), hashtag,
                  "hashtag"),
-            Rule("symbols", re.compile(r"\s?[@+=±~×°%]\s?|(?<=\s)#(?=\s)"), word_symbol, "symbol"),
+            Rule("symbols", re.compile(r"\s?[@+=±~×°%]\s?|(?:(?<=\s)|^)#(?=\s)"), word_symbol,
+                 "symbol"),
         ]  # fmt: skip
     return out

@@ -47,11 +47,16 @@ _DATE_CUES = frozenset(
     + [d.lower() for d in WEEKDAYS]
     + list(_WEEKDAY_ABBR)
 )
-_YEAR_CUES = (
-    "in|since|from|until|till|by|before|after|during|of|year|circa|around|summer|winter|"
-    "spring|fall|autumn|early|late|mid|class of|born in|back in|through|between|"
-    "Q[1-4]|H[12]|FY"
+#: Words after which a four-digit number is a year ("class of", "born in" end in one).
+_YEAR_CUES = frozenset(
+    "in since from until till by before after during of year circa around summer winter "
+    "spring fall autumn early late mid through between".split()
 )
+_PERIOD_CUE = re.compile(r"(?i:Q[1-4]|H[12]|FY)")  # Q3 2024, H1 2025, FY 2026
+
+
+#: German words after which an ordinal takes "-en": "am dritten", "den zwölften".
+_DE_INFLECTED = frozenset("am im vom zum zur beim bis ab seit den dem des ins".split())
 
 
 def _full_year(text: str) -> int:
@@ -114,9 +119,12 @@ def say_date(
     elif lang == "fr":
         day = "premier" if d == 1 else words.cardinal(d, profile)
     elif lang == "de":
-        # "am dritten Dezember" after a preposition, "der dritte Dezember" otherwise.
-        dative = prev in ("am", "vom", "zum", "bis", "ab", "seit", "bis zum")
-        day = words.ordinal(d, profile) + "n" if dative else "der " + words.ordinal(d, profile)
+        # "am dritten Dezember" after a preposition or "den", "der dritte Dezember" otherwise.
+        day = words.ordinal(d, profile)
+        if prev in _DE_INFLECTED:
+            day += "n"
+        elif prev not in ("der", "die", "das"):
+            day = "der " + day
     elif lang == "ru":
         day = _ru_ordinal(d, profile, "ое")
         year = f"{_ru_ordinal(y, profile, 'ого')} года" if y else ""
@@ -166,7 +174,13 @@ def rules(profile: Profile) -> list[Rule]:
     def numeric(m: re.Match[str], ctx: Context) -> str | None:
         y = _full_year(m.group(4))
         order = _numeric_order(int(m.group(1)), int(m.group(3)), y, profile)
-        return say_date(y, *order, profile, prev=ctx.prev_word()) if order else None
+        if order:
+            return say_date(y, *order, profile, prev=ctx.prev_word())
+        # 13/13/2026 is no date: say what was written, part by part
+        sep = profile.word({"/": "slash", ".": "dot", "-": "dash"}[m.group(2)])
+        parts = [words.cardinal(int(m.group(1)), profile), words.cardinal(int(m.group(3)), profile)]
+        year = words.year(y, profile) if len(m.group(4)) == 4 else words.cardinal(y % 100, profile)
+        return f" {sep} ".join([*parts, year])
 
     def short(m: re.Match[str], ctx: Context) -> str | None:
         if ctx.prev_word() not in _DATE_CUES:
@@ -201,7 +215,43 @@ def rules(profile: Profile) -> list[Rule]:
         )  # fmt: skip
     if profile.lang == "en":
         out.extend(_english_rules(profile))
+    if profile.lang == "de":
+        out.extend(_german_rules(profile))
     return out
+
+
+_DE_MONTHS = {m.lower(): i + 1 for i, m in enumerate(MONTHS["de"])} | {
+    m[:3].lower(): i + 1 for i, m in enumerate(MONTHS["de"]) if m != "Mai"
+} | {"sept": 9}  # fmt: skip
+
+
+def _german_rules(profile: Profile) -> list[Rule]:
+    """ "am 3. Mai 2026", "3.4." and "bis 12.3.": German writes the day as an ordinal."""
+    month_names = "|".join(sorted((m.capitalize() for m in _DE_MONTHS), key=len, reverse=True))
+
+    def day_month(m: re.Match[str], ctx: Context) -> str | None:
+        day, month = int(m.group(1)), _DE_MONTHS[m.group(2).lower()]
+        y = int(m.group(3)) if m.group(3) else None
+        if not _valid(y, month, day):
+            return None
+        return say_date(y, month, day, profile, prev=ctx.prev_word())
+
+    def dotted(m: re.Match[str], ctx: Context) -> str | None:
+        day, month = int(m.group(1)), int(m.group(2))
+        if not _valid(None, month, day):
+            return None
+        spoken = say_date(None, month, day, profile, prev=ctx.prev_word())
+        if ctx.at_end() or re.match(r"\s+[A-ZÄÖÜ]", ctx.after):
+            return spoken + "."  # the date's dot also ended the sentence
+        return spoken
+
+    return [
+        Rule("dates", re.compile(rf"{NOT_AFTER_WORD}(\d{{1,2}})\.\s?({month_names})\.?"
+                                 rf"(?![A-Za-zäöü])(?:\s+(\d{{4}}))?{NOT_BEFORE_WORD}"),
+             day_month, "de-day-month"),
+        Rule("dates", re.compile(rf"{NOT_AFTER_WORD}(\d{{1,2}})\.(\d{{1,2}})\.(?![0-9])"),
+             dotted, "de-day-month-numeric"),
+    ]  # fmt: skip
 
 
 def _english_rules(profile: Profile) -> list[Rule]:
@@ -213,7 +263,12 @@ def _english_rules(profile: Profile) -> list[Rule]:
         month = _MONTH_ABBR[mon.lower()]
         y = int(yr) if yr else None
         if not _valid(y, month, day):
-            return None
+            if day > 99:
+                return None
+            # "Feb 30 2024" is no date, but the month is still a month: "February thirty"
+            year = f", {words.year(y, profile)}" if y else ""
+            said = f"{_EN_MONTHS[month - 1]} {words.cardinal(day, profile)}{year}"
+            return weekday(wd) + said
         return weekday(wd) + say_date(y, month, day, profile, "mdy")
 
     def day_month(m: re.Match[str], ctx: Context) -> str | None:
@@ -243,6 +298,8 @@ def _english_rules(profile: Profile) -> list[Rule]:
 
     def cued_year(m: re.Match[str], ctx: Context) -> str | None:
         cue = m.group(1)
+        if cue.lower() not in _YEAR_CUES and not _PERIOD_CUE.fullmatch(cue):
+            return None  # "2026 apples" after any other word stays a count
         if re.fullmatch(r"[QqHh][1-4]", cue):  # Q3 2024: a quarter, then its year
             cue = f"{cue[0].upper()} {words.cardinal(int(cue[1]), profile)}"
         elif cue.upper() == "FY":
@@ -274,6 +331,8 @@ def _english_rules(profile: Profile) -> list[Rule]:
                                  rf"{NOT_BEFORE_WORD}"), decade, "decade"),
         Rule("dates", re.compile(rf"{NOT_AFTER_WORD}{year}\s?[-–]\s?(\d{{4}}|\d{{2}})"
                                  rf"{NOT_BEFORE_WORD}(?![-–]\d)"), year_range, "year-range"),
-        Rule("dates", re.compile(rf"(?i:(?<![A-Za-z])({_YEAR_CUES}))\s+{year}"
+        # Any word, then the year; the word is checked in Python. Starting with a letter
+        # (and looking back only after it) lets the scan skip everything else quickly.
+        Rule("dates", re.compile(rf"([A-Za-z](?<![A-Za-z0-9][A-Za-z])[A-Za-z0-9]*+)\s+{year}"
                                  rf"(?![0-9]|[.,]\d|\s?%)"), cued_year, "year"),
     ]  # fmt: skip

@@ -29,6 +29,11 @@ MONTH_FIRST = frozenset({"us", "ph", "fm", "mh", "pw", "as", "gu", "pr", "vi", "
 YEAR_FIRST = frozenset({"zh", "ja", "ko", "hu", "lt"})
 #: Languages that write the decimal comma (1.234,5) rather than the decimal point.
 DECIMAL_POINT = frozenset({"en", "zh", "ja", "ko", "th", "he", "ga", "mt"})
+#: Regions whose Spanish writes the decimal point ($1,234.50): Mexico, Central America,
+#: the Caribbean and the United States.
+POINT_REGIONS = frozenset(
+    ("es", r) for r in ("mx", "us", "pr", "do", "gt", "hn", "ni", "pa", "sv", "cu")
+)
 
 _EN_WORDS: dict[str, str] = {
     "point": "point", "minus": "minus", "plus": "plus", "percent": "percent", "to": "to",
@@ -65,9 +70,12 @@ _WORDS: dict[str, dict[str, str]] = {
            "to": "до", "dot": "точка", "at": "собака", "slash": "слэш", "dash": "дефис",
            "underscore": "нижнее подчёркивание", "colon": "двоеточие", "and": "и",
            "extension": "добавочный", "number": "номер"},
-    "zh": {"point": "点", "minus": "负", "percent": "百分之", "and": "和"},
-    "ja": {"point": "点", "minus": "マイナス", "percent": "パーセント", "and": "と"},
-    "ko": {"point": "점", "minus": "마이너스", "percent": "퍼센트", "and": "와"},
+    "zh": {"point": "点", "minus": "负", "percent": "百分之", "and": "和", "plus": "加",
+           "extension": "转"},
+    "ja": {"point": "点", "minus": "マイナス", "percent": "パーセント", "and": "と",
+           "plus": "プラス", "extension": "内線"},
+    "ko": {"point": "점", "minus": "마이너스", "percent": "퍼센트", "and": "와", "plus": "플러스",
+           "extension": "내선"},
 }  # fmt: skip
 
 MONTHS: dict[str, tuple[str, ...]] = {
@@ -94,25 +102,29 @@ _EUROPEAN = frozenset(
      "symbols"}
 )  # fmt: skip
 _CJK = frozenset({"numbers", "currency", "percent", "dates", "times", "phone"})
-_NUMBERS_ONLY = frozenset({"numbers", "phone"})
+#: Languages num2words knows but we have no rules for: what can be read without
+#: knowing the language's conventions for dates, times or symbols.
+NUMBERS_ONLY = frozenset({"numbers", "currency", "phone"})
 
 SUPPORTED: dict[str, frozenset[str]] = {
     "en": _FULL,
-    **{lang: _EUROPEAN for lang in ("fr", "de", "es", "it", "pt", "ru")},
+    **{lang: _EUROPEAN | {"ordinals"} for lang in ("fr", "de", "es", "it", "pt")},
+    "ru": _EUROPEAN,
     **{lang: _CJK for lang in ("zh", "ja", "ko")},
 }
 
+_NO_UNITS = "no units or abbreviations yet"
 NOTES: dict[str, str] = {
     "en": "all categories; numeric dates read by region (en-US month first, others day first)",
-    "fr": "no ordinals, units or abbreviations yet",
-    "de": "no ordinals, units or abbreviations yet",
-    "es": "no ordinals, units or abbreviations yet",
-    "it": "no ordinals, units or abbreviations yet",
-    "pt": "no ordinals, units or abbreviations yet",
-    "ru": "no ordinals, units or abbreviations yet; number words are not declined",
-    "zh": "numbers, money, percentages, dates, times and phone numbers",
+    "fr": f"ordinals 1er, 2e; times 15h30 and 9h; {_NO_UNITS}",
+    "de": f"ordinals '3.' after an article or preposition; dates '3. Mai', '3.4.'; {_NO_UNITS}",
+    "es": f"ordinals 1º, 2ª; decimal point in es-MX and other point regions; {_NO_UNITS}",
+    "it": f"ordinals 1º, 2ª; {_NO_UNITS}",
+    "pt": f"ordinals 1º, 2ª; R$ as reais; {_NO_UNITS}",
+    "ru": f"no ordinals, {_NO_UNITS}; number words are not declined",
+    "zh": "numbers, money, percentages, dates, times and phone numbers (mobile 3-4-4)",
     "ja": "numbers, money, percentages, dates, times and phone numbers",
-    "ko": "Sino-Korean numerals throughout (also for hours)",
+    "ko": "numbers, money, percentages, dates, times (native hours 1-12), phone numbers",
 }
 
 
@@ -137,7 +149,12 @@ class Profile:
 
     @property
     def decimal_comma(self) -> bool:
-        return self.lang not in DECIMAL_POINT
+        return self.lang not in DECIMAL_POINT and (self.lang, self.region) not in POINT_REGIONS
+
+    @property
+    def numbers_only(self) -> bool:
+        """A language num2words reads but no rules of ours cover (nl, pl, sv ...)."""
+        return self.lang not in SUPPORTED
 
     @property
     def british(self) -> bool:
@@ -181,20 +198,37 @@ def _num2words_code(lang: str, region: str) -> str | None:
     return lang if lang in CONVERTER_CLASSES else None
 
 
+def _num2words_words(n2w: str) -> dict[str, str]:
+    """The decimal and minus words num2words has for a language, where they are words.
+
+    Without them a numbers-only language would hear English "point" and "minus";
+    a language that lacks one simply keeps that sign or decimal as written.
+    """
+    from num2words import CONVERTER_CLASSES
+
+    converter = CONVERTER_CLASSES[n2w]
+    found: dict[str, str] = {}
+    for key, attr in (("point", "pointword"), ("minus", "negword")):
+        value = getattr(converter, attr, None)
+        if isinstance(value, str) and value.strip().replace(" ", "").isalpha():
+            found[key] = value.strip()
+    return found
+
+
 @functools.lru_cache(maxsize=256)
 def _profile(lang: str, region: str) -> Profile:
     n2w = _num2words_code(lang, region)
+    words = _WORDS.get(lang, {})
     if lang in SUPPORTED:
         cats = SUPPORTED[lang]
-    elif lang == "zh":
-        cats = _CJK
     elif n2w is not None:
-        cats = _NUMBERS_ONLY
+        cats = NUMBERS_ONLY
+        words = _num2words_words(n2w)
     else:
         cats = frozenset()
     if lang == "en" and not region:
         region = "us"
-    return Profile(lang, region, n2w, cats, _WORDS.get(lang, {}))
+    return Profile(lang, region, n2w, cats, words)
 
 
 def resolve(language: str | None, locale: str | None = None, text: str = "") -> Profile:
@@ -233,9 +267,11 @@ def capabilities() -> dict[str, object]:
         },
         "numbers_only": {
             "languages": others,
-            "categories": [c for c in CATEGORIES if c in _NUMBERS_ONLY],
-            "note": "num2words number words and digit-by-digit phone numbers; "
-            "other categories pass through unchanged",
+            "categories": [c for c in CATEGORIES if c in NUMBERS_ONLY],
+            "note": "num2words number words for numbers standing alone (with the "
+            "language's decimal word), amounts in the currencies num2words names for the "
+            "language, and phone numbers digit by digit; dates, times, numbers joined to "
+            "symbols or letters, and everything else pass through unchanged",
         },
         "passthrough": "any other language: text reaches the engine unchanged",
     }

@@ -32,13 +32,21 @@ def _groups(parts: list[str], profile: Profile, plus: bool, ext: str | None) -> 
     sep = "、" if profile.lang in ("zh", "ja") else ", "
     spoken: list[str] = []
     for index, part in enumerate(parts):
-        if profile.lang == "en" and part in _TOLL_FREE and index <= 1 and len(parts) >= 3:
+        if not part.isdigit():  # a vanity number's letters: said as the word they spell
+            spoken.append(part.replace("-", " ").lower())
+        elif (
+            profile.lang == "en"
+            and part in _TOLL_FREE
+            and index <= 1
+            and (len(parts) >= 3 or not parts[-1].isdigit())
+        ):
             spoken.append(words.digits(part[0], profile) + " hundred" if part[1:] == "00"
                           else words.digits(part, profile))  # fmt: skip
         else:
             spoken.append(words.digits(part, profile))
     if plus and spoken:
-        spoken[0] = f"{profile.word('plus')} {spoken[0]}"
+        # A language we have no word for keeps the sign, for the voice to say.
+        spoken[0] = f"{profile.words.get('plus', '+')} {spoken[0]}"
     text = sep.join(spoken)
     if ext:
         text += f"{sep}{profile.word('extension')} {words.digits(ext, profile)}"
@@ -46,6 +54,8 @@ def _groups(parts: list[str], profile: Profile, plus: bool, ext: str | None) -> 
 
 
 def rules(profile: Profile) -> list[Rule]:
+    ext_re = EXT if "extension" in profile.words else "()"  # "()": the same group numbers
+
     def north_american(m: re.Match[str], ctx: Context) -> str | None:
         country, area1, area2, exchange, line, ext = m.groups()
         parts = [p for p in (country.lstrip("+") if country else None, area1 or area2,
@@ -75,13 +85,30 @@ def rules(profile: Profile) -> list[Rule]:
     def dialed(m: re.Match[str], ctx: Context) -> str | None:
         return f"{m.group(1)} {words.digits(m.group(2), profile)}"
 
+    def trunk(m: re.Match[str], ctx: Context) -> str | None:
+        parts = re.findall(r"\d+", m.group(1))
+        if not 9 <= sum(len(p) for p in parts) <= 12:
+            return None
+        return _groups(parts, profile, False, m.group(2))
+
+    def mobile(m: re.Match[str], ctx: Context) -> str | None:
+        number = m.group(0)
+        return _groups([number[:3], number[3:7], number[7:]], profile, False, None)
+
+    def vanity(m: re.Match[str], ctx: Context) -> str | None:
+        country, area1, area2, letters = m.groups()
+        if sum(ch.isalpha() for ch in letters) < 4:
+            return None
+        parts = [p for p in (country.lstrip("+") if country else None, area1 or area2) if p]
+        return _groups([*parts, letters], profile, bool(country and country[0] == "+"), None)
+
     sep = r"[\s.-]"
-    return [
+    out = [
         Rule(
             "phone",
             re.compile(
                 rf"{_START}(?:(\+?1){sep}?)?(?:\((\d{{3}})\)\s?|(\d{{3}}){sep})(\d{{3}}){sep}"
-                rf"(\d{{4}}){EXT}{NOT_BEFORE_WORD}(?![-.]\d)"
+                rf"(\d{{4}}){ext_re}{NOT_BEFORE_WORD}(?![-.]\d)"
             ),
             north_american,
             "nanp",
@@ -91,20 +118,30 @@ def rules(profile: Profile) -> list[Rule]:
             re.compile(
                 # Possessive digit runs and groups: a failed match never re-splits the digits.
                 rf"(?<![0-9A-Za-z_+])\+(\d{{1,4}}+(?:[\s.-]?(?:\d{{1,5}}+|\(\d{{1,5}}+\))){{1,6}}+)"
-                rf"{EXT}{NOT_BEFORE_WORD}"
+                rf"{ext_re}{NOT_BEFORE_WORD}"
             ),
             international,
             "international",
         ),
+        # 010-1234-5678, 03-1234-5678, 030 1234567: a trunk prefix 0, then groups
         Rule(
             "phone",
-            re.compile(rf"{_START}(\d{{3}})-(\d{{4}}){EXT}{NOT_BEFORE_WORD}(?![-.]\d)"),
+            re.compile(
+                rf"{_START}(0\d{{1,4}}+(?:-\d{{2,8}}+){{1,3}}+|0\d{{1,4}}+(?: \d{{3,8}}+){{1,2}}+)"
+                rf"{ext_re}{NOT_BEFORE_WORD}(?![-.,/:]\d)"
+            ),
+            trunk,
+            "trunk",
+        ),
+        Rule(
+            "phone",
+            re.compile(rf"{_START}(\d{{3}})-(\d{{4}}){ext_re}{NOT_BEFORE_WORD}(?![-.]\d)"),
             local,
             "local",
         ),
         Rule(
             "phone",
-            re.compile(rf"{_START}(\d{{10,11}}){EXT}{NOT_BEFORE_WORD}(?![-.,]\d)"),
+            re.compile(rf"{_START}(\d{{10,11}}){ext_re}{NOT_BEFORE_WORD}(?![-.,]\d)"),
             bare,
             "bare",
         ),
@@ -119,3 +156,31 @@ def rules(profile: Profile) -> list[Rule]:
             "dialed",
         ),
     ]
+    if profile.lang == "fr":  # 01 23 45 67 89: French numbers are said in pairs
+
+        def pairs(m: re.Match[str], ctx: Context) -> str | None:
+            first, *rest = m.group(0).split()
+            said = [words.digits(first, profile)]
+            said += [words.cardinal(int(p), profile) if p[0] != "0" else words.digits(p, profile)
+                     for p in rest]  # fmt: skip
+            return ", ".join(said)
+
+        pairs_re = re.compile(rf"{_START}0\d(?: \d{{2}}){{4}}{NOT_BEFORE_WORD}(?![-.,]\d)")
+        out.insert(0, Rule("phone", pairs_re, pairs, "pairs"))
+    if profile.lang == "zh":  # a mainland mobile number, 11 digits from 13x-19x: 3-4-4
+        mobile_re = re.compile(r"(?<![0-9])1[3-9]\d{9}(?![0-9])")
+        out.append(Rule("phone", mobile_re, mobile, "mobile"))
+    if profile.lang == "en":  # 1 (800) FLOWERS, 1-800-GOT-JUNK: the letters stay a word
+        out.insert(
+            0,
+            Rule(
+                "phone",
+                re.compile(
+                    rf"{_START}(?:(\+?1){sep}?)?(?:\((8[0-9]{{2}})\)\s?|(8[0-9]{{2}}){sep})"
+                    r"([A-Z]{2,}(?:-[A-Z]{2,}){0,2})(?![A-Za-z0-9])"
+                ),
+                vanity,
+                "vanity",
+            ),
+        )
+    return out

@@ -96,6 +96,9 @@ class Rule:
     pattern: re.Pattern[str]
     render: Render
     name: str = ""
+    #: The characters a match can start with (`gates.gate`): a text without any
+    #: of them is not scanned at all.
+    gate: re.Pattern[str] | None = None
 
 
 class Counter:
@@ -114,11 +117,42 @@ HOLE = "\ue000"
 
 def run(text: str, rules: Iterable[Rule], profile: Profile, counter: Counter | None = None) -> str:
     """Apply `rules` in order; rendered spans become holes that later rules skip."""
+    buf, store, _ = _run(text, rules, profile, counter)
+    return _fill(buf, store, 0)
+
+
+def run_pieces(
+    text: str, rules: Iterable[Rule], profile: Profile, counter: Counter | None = None
+) -> list[tuple[str, str]]:
+    """`run`, as (written, spoken) pieces in order: what each span of the text became.
+
+    Text no rule touched is one piece whose two sides are equal; each rendering is
+    a piece of its own, so the written side of all pieces joined is the input (less
+    any stray `HOLE`) and the spoken side is `run`'s output. This is the alignment
+    the gateway needs to map playout time back to the client's own words.
+    """
+    buf, store, origins = _run(text, rules, profile, counter)
+    pieces: list[tuple[str, str]] = []
+    parts = buf.split(HOLE)
+    for index, part in enumerate(parts):
+        if part:
+            pieces.append((part, part))
+        if index < len(store):
+            pieces.append((origins[index], store[index]))
+    return pieces
+
+
+def _run(
+    text: str, rules: Iterable[Rule], profile: Profile, counter: Counter | None
+) -> tuple[str, list[str], list[str]]:
     buf = text.replace(HOLE, "")  # a stray private-use character must not pose as a hole
     store: list[str] = []  # the rendering of each hole, in order
+    origins: list[str] = []  # the written text each hole stands for, in order
     for rule in rules:
-        buf, store = _apply(rule, buf, store, profile, counter)
-    return _fill(buf, store, 0)
+        if rule.gate is not None and rule.gate.search(buf) is None:
+            continue  # nothing here can start a match
+        buf, store, origins = _apply(rule, buf, store, origins, profile, counter)
+    return buf, store, origins
 
 
 def _fill(window: str, store: list[str], first: int) -> str:
@@ -134,12 +168,18 @@ def _fill(window: str, store: list[str], first: int) -> str:
 
 
 def _apply(
-    rule: Rule, buf: str, store: list[str], profile: Profile, counter: Counter | None
-) -> tuple[str, list[str]]:
+    rule: Rule,
+    buf: str,
+    store: list[str],
+    origins: list[str],
+    profile: Profile,
+    counter: Counter | None,
+) -> tuple[str, list[str], list[str]]:
     if counter is not None:
         counter.scanned += len(buf)
     pieces: list[str] = []
     kept: list[str] = []
+    kept_origins: list[str] = []
     last = 0  # end of the text already copied into `pieces`
     copied = 0  # holes in buf[:last]
     pos, seen = 0, 0  # holes counted in buf[:pos]
@@ -164,9 +204,12 @@ def _apply(
         pieces.append(HOLE)
         kept.extend(store[copied:seen])
         kept.append(spoken)
+        kept_origins.extend(origins[copied:seen])
+        kept_origins.append(m.group(0))
         last, copied = end, seen
     if not pieces:
-        return buf, store
+        return buf, store, origins
     pieces.append(buf[last:])
     kept.extend(store[copied:])
-    return "".join(pieces), kept
+    kept_origins.extend(origins[copied:])
+    return "".join(pieces), kept, kept_origins

@@ -1,7 +1,9 @@
 """Units of measure and temperatures after a number (English).
 
 "5 kg" is "five kilograms", "1 kg" "one kilogram", "72°F" "seventy-two degrees
-Fahrenheit", "-5 °C" "minus five degrees Celsius", "10x12" "ten by twelve".
+Fahrenheit", "-5 °C" "minus five degrees Celsius", "10x12" "ten by twelve",
+5'11" "five feet eleven inches". A measure that describes a noun is singular and
+joined to its number: "a 6 ft fence" is "a six-foot fence" (`money.attributive`).
 Only unit symbols that cannot be mistaken for words follow a number here: "in"
 (inch) and "s" (second) are left alone, because "5 in the morning" and "the
 1990s" are far more common on a call than lengths in inches.
@@ -13,6 +15,7 @@ import re
 
 from . import words
 from .languages import Profile
+from .money import attributive
 from .numbers import NUM_POINT, SIGN, say_number
 from .rules import NOT_BEFORE_WORD, Context, Rule
 
@@ -61,7 +64,18 @@ def rules(profile: Profile) -> list[Rule]:
         if spoken is None:
             return None
         one, many = UNITS[symbol]
+        if attributive(ctx):  # "a 6 ft fence" is a six-foot fence, "a 2 GB file" two-gigabyte
+            return f"{spoken}-{one}" if " " not in one else f"{spoken} {one}"
         return f"{spoken} {one if _is_one(amount) else many}"
+
+    def feet_inches(m: re.Match[str], ctx: Context) -> str | None:
+        feet, inches = int(m.group(1)), int(m.group(2))
+        if inches >= 12:
+            return None
+        said = f"{words.cardinal(feet, profile)} {'foot' if feet == 1 else 'feet'}"
+        if inches:
+            said += f" {words.cardinal(inches, profile)} inch{'' if inches == 1 else 'es'}"
+        return said
 
     def temperature(m: re.Match[str], ctx: Context) -> str | None:
         amount, scale = m.group(1), m.group(2)
@@ -81,6 +95,9 @@ def rules(profile: Profile) -> list[Rule]:
         return f"{words.cardinal(int(m.group(1)), profile)} times"
 
     return [
+        # 5'11", 5′11″, 6 ft 2 in: a height in feet and inches
+        Rule("units", re.compile(r"(?<![0-9A-Za-z_.,'’])(\d{1,2})\s?(?:['’′]|ft)\s?(\d{1,2})"
+                                 r"\s?(?:\"|”|″|''|in\b)"), feet_inches, "feet-inches"),
         Rule("units", re.compile(rf"(?<![0-9A-Za-z_.,])({num})\s?°(?:\s?([CFK])(?![A-Za-z]))?"),
              temperature, "temperature"),
         Rule("units", re.compile(rf"(?<![0-9A-Za-z_.,])({num})\s?({_UNIT_RE}){NOT_BEFORE_WORD}"

@@ -75,6 +75,7 @@ def _clean(words: str, profile: Profile) -> str:
     return words
 
 
+@functools.lru_cache(maxsize=4096)
 def cardinal(n: int, profile: Profile) -> str:
     """`n` in words; digit by digit past `MAX_CARDINAL_DIGITS` or without num2words."""
     if n < 0:
@@ -87,7 +88,7 @@ def cardinal(n: int, profile: Profile) -> str:
         return str(n)
     try:
         return _clean(_n2w(n, profile.n2w, "cardinal"), profile)
-    except (NotImplementedError, OverflowError, ValueError, TypeError):
+    except Exception:  # num2words' converters differ in what they support; never fatal
         return str(n)
 
 
@@ -97,7 +98,7 @@ def ordinal(n: int, profile: Profile) -> str:
         return cardinal(n, profile)
     try:
         return _clean(_n2w(n, profile.n2w, "ordinal"), profile)
-    except (NotImplementedError, OverflowError, ValueError, TypeError):
+    except Exception:  # num2words' converters differ in what they support; never fatal
         return cardinal(n, profile)
 
 
@@ -135,7 +136,7 @@ def digit_word(d: str, profile: Profile) -> str:
 def digits(s: str, profile: Profile, sep: str | None = None) -> str:
     """Each digit of `s` as a word: "0199" -> "zero one nine nine" (non-digits dropped)."""
     if sep is None:
-        sep = "" if profile.lang in ("zh", "ja") else " "
+        sep = "" if profile.lang in ("zh", "ja", "ko") else " "
     table = _digit_words(profile.lang, profile.n2w, profile.region)
     return sep.join(table[int(ch)] for ch in s if "0" <= ch <= "9")
 
@@ -143,14 +144,16 @@ def digits(s: str, profile: Profile, sep: str | None = None) -> str:
 def grouped_digits(s: str, profile: Profile) -> str:
     """A long digit string read in groups of three or four, with a pause between groups.
 
-    10 digits group as 3-3-4 (a North American phone number's rhythm), other
-    lengths in threes with a last group of four rather than a lone digit.
+    10 digits group as 3-3-4 (a North American phone number's rhythm), 11 as 3-4-4,
+    other lengths in threes with a last group of four rather than a lone digit.
     """
     only = "".join(ch for ch in s if "0" <= ch <= "9")
     if len(only) <= 4:
         return digits(only, profile)
     if len(only) == 10:
         parts = [only[:3], only[3:6], only[6:]]
+    elif len(only) == 11:  # 3-4-4: a mobile number's rhythm in China and Korea
+        parts = [only[:3], only[3:7], only[7:]]
     else:
         parts = [only[i : i + 3] for i in range(0, len(only), 3)]
         if len(parts[-1]) == 1:
