@@ -158,15 +158,18 @@ class QwenModel:
     # ------------------------------------------------------------ prompt
 
     def tokenize(self, text: str) -> Any:
-        """Token ids of the assistant turn `generate_custom_voice` builds, shape [1, N]."""
+        """Token ids of the assistant turn `generate_custom_voice` builds, shape [1, N].
+
+        On the host, deliberately: this runs on the event loop's thread, and a copy
+        to the GPU there would wait behind the decode step already queued on it."""
         wrapped = f"<|im_start|>assistant\n{text}<|im_end|>\n<|im_start|>assistant\n"
         ids = self.tts.processor(text=wrapped, return_tensors="pt", padding=True)["input_ids"]
-        return ids.to(self.device).reshape(1, -1)
+        return ids.reshape(1, -1)
 
     def tokenize_instruct(self, instruct: str) -> Any:
         wrapped = f"<|im_start|>user\n{instruct}<|im_end|>\n"
         ids = self.tts.processor(text=wrapped, return_tensors="pt", padding=True)["input_ids"]
-        return ids.to(self.device).reshape(1, -1)
+        return ids.reshape(1, -1)
 
     @property
     def takes_instruct(self) -> bool:
@@ -200,6 +203,9 @@ class QwenModel:
         speaker in its default non-streaming text mode. Shape [1, T, hidden]."""
         torch = self.torch
         tc = self.config.talker_config
+        ids = ids.to(self.device)
+        if instruct_ids is not None:
+            instruct_ids = instruct_ids.to(self.device)
         language_id = self.language_id(speaker, language)
         if language_id is None:
             tags = [[tc.codec_nothink_id, tc.codec_think_bos_id, tc.codec_think_eos_id]]
