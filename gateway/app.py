@@ -139,9 +139,16 @@ async def readyz(request: Request) -> Response:
     gateway unready. The reason stays in the log, not in a public response.
     """
     gw = gateway_of(request)
-    body = {"status": "ready", "engine": gw.core.engine.name, "loaded": gw.core.loaded}
+    body: dict[str, Any] = {
+        "status": "ready", "engine": gw.core.engine.name, "loaded": gw.core.loaded,
+    }  # fmt: skip
     if gw.core.last_error is not None and not gw.core.loaded:
         return JSONResponse(body | {"status": "unavailable"}, status_code=503)
+    health = getattr(gw.core.engine, "health", None)
+    if callable(health):  # engines with upstreams: counts only, no addresses
+        body |= health()
+        if body.get("upstreams_up") == 0:
+            return JSONResponse(body | {"status": "unavailable"}, status_code=503)
     return JSONResponse(body)
 
 

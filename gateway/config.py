@@ -67,6 +67,29 @@ class Settings:
     qwen_cuda_graphs: str = field(
         default="auto", metadata={"help": "qwen: decode step as CUDA graphs (auto, on, off)"}
     )
+    remote_url: str = field(
+        default="", metadata={"help": "remote: speech server base URLs, comma-separated (…/v1)"}
+    )
+    remote_api_key: str = field(default="", metadata={"help": "remote: bearer key for upstreams"})
+    remote_model: str = field(default="tts-1", metadata={"help": "remote: model name to request"})
+    remote_voices: str = field(
+        default="", metadata={"help": "remote: upstream voice names, first = default (alloy)"}
+    )
+    remote_sample_rate: int = field(
+        default=24000, metadata={"help": "remote: rate of the upstreams' pcm (24000 = OpenAI)"}
+    )
+    remote_concurrency: int = field(
+        default=8, metadata={"help": "remote: concurrent sentences per upstream"}
+    )
+    remote_connect_timeout_s: float = field(
+        default=2.0, metadata={"help": "remote: connect timeout per upstream"}
+    )
+    remote_first_byte_timeout_s: float = field(
+        default=5.0, metadata={"help": "remote: seconds to the first audio byte before failover"}
+    )
+    remote_extra: str = field(
+        default='{"stream": true}', metadata={"help": "remote: JSON fields added to each request"}
+    )
     sim_rtf: float = field(default=0.0, metadata={"help": "sim engine: real-time factor"})
     audiosocket_host: str = field(
         default="127.0.0.1", metadata={"help": "AudioSocket TCP bind address"}
@@ -181,11 +204,28 @@ class Settings:
                 "cuda_graphs": {"auto": None, "on": True, "off": False}[self.qwen_cuda_graphs],
                 "max_frames": self.qwen_max_frames or None,
             }
+        if self.engine == "remote":
+            return {
+                "urls": self.remote_url,
+                "api_key": self.remote_api_key or None,
+                "model": self.remote_model,
+                "voices": self.remote_voices or None,
+                "sample_rate": self.remote_sample_rate,
+                "concurrency": self.remote_concurrency,
+                "connect_timeout_s": self.remote_connect_timeout_s,
+                "first_byte_timeout_s": self.remote_first_byte_timeout_s,
+                "extra": self.remote_extra,
+            }
         return {"rtf": self.sim_rtf}
 
+    def _validate_remote(self) -> None:
+        _check_remote(self)
+
     def validate(self) -> Settings:
-        if self.engine not in ("piper", "qwen", "sim"):
-            raise ConfigError(f"engine must be piper, qwen or sim, not {self.engine!r}")
+        if self.engine not in ("piper", "qwen", "remote", "sim"):
+            raise ConfigError(f"engine must be piper, qwen, remote or sim, not {self.engine!r}")
+        if self.engine == "remote":
+            self._validate_remote()
         if self.qwen_runtime not in ("batched", "stock"):
             raise ConfigError("qwen_runtime must be batched or stock")
         if self.qwen_cuda_graphs not in ("auto", "on", "off"):
@@ -226,6 +266,25 @@ class Settings:
         if self.engine == "piper" and self.voice and not Path(self.voice).is_file():
             raise ConfigError(f"voice file not found: {self.voice}")
         return self
+
+
+def _check_remote(settings: Settings) -> None:
+    import json
+
+    urls = [u.strip() for u in settings.remote_url.split(",") if u.strip()]
+    if not urls:
+        raise ConfigError("the remote engine needs VOXGATE_REMOTE_URL (one or more base URLs)")
+    for url in urls:
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError("VOXGATE_REMOTE_URL entries must start with http:// or https://")
+    if settings.remote_concurrency < 1 or settings.remote_sample_rate < 8000:
+        raise ConfigError("remote_concurrency must be >= 1 and remote_sample_rate >= 8000")
+    try:
+        extra = json.loads(settings.remote_extra or "{}")
+    except ValueError as exc:
+        raise ConfigError(f"VOXGATE_REMOTE_EXTRA is not JSON: {exc}") from exc
+    if not isinstance(extra, dict):
+        raise ConfigError("VOXGATE_REMOTE_EXTRA must be a JSON object")
 
 
 def _parser(kind: Any) -> type:

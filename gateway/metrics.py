@@ -98,6 +98,9 @@ class EngineCollector:
         s = self._stats()
         if s is None:
             return
+        if isinstance(s, list):  # a remote engine: one entry per upstream
+            yield from _upstreams(s)
+            return
         yield GaugeMetricFamily("voxgate_engine_slots", "Sentences the engine can decode at once",
                                 value=s.slots)  # fmt: skip
         yield GaugeMetricFamily("voxgate_engine_active_slots", "Slots decoding right now",
@@ -125,3 +128,30 @@ class EngineCollector:
 
 def _histogram(name: str, doc: str, h: Any) -> HistogramMetricFamily:
     return HistogramMetricFamily(name, doc, buckets=h.cumulative(), sum_value=h.total)
+
+
+def _upstreams(entries: list[dict[str, Any]]) -> Iterator[Metric]:
+    """Per-upstream figures of a remote engine, labelled by URL (credentials removed)."""
+    up = GaugeMetricFamily("voxgate_remote_up", "Upstream is taking requests", labels=["upstream"])
+    busy = GaugeMetricFamily(
+        "voxgate_remote_in_flight", "Sentences streaming from the upstream", labels=["upstream"]
+    )
+    requests = CounterMetricFamily(
+        "voxgate_remote_requests", "Sentences sent to the upstream", labels=["upstream"]
+    )
+    errors = CounterMetricFamily(
+        "voxgate_remote_errors", "Failed or refused sentences", labels=["upstream"]
+    )
+    first = HistogramMetricFamily(
+        "voxgate_remote_first_byte_seconds", "Request sent to the first audio byte",
+        labels=["upstream"],
+    )  # fmt: skip
+    for e in entries:
+        label = [e["upstream"]]
+        up.add_metric(label, 1.0 if e["up"] else 0.0)
+        busy.add_metric(label, e["in_flight"])
+        requests.add_metric(label, e["requests"])
+        errors.add_metric(label, e["errors"])
+        h = e["first_byte"]
+        first.add_metric(label, buckets=h.cumulative(), sum_value=h.total)
+    yield from (up, busy, requests, errors, first)

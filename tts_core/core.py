@@ -354,10 +354,10 @@ class SpeechCore:
         Runs on the event loop's thread only, so `_stepping` needs no lock: a request
         submitted while the loop is finishing is picked up by the done callback.
         """
-        if self._stepping:
-            return
         engine = self.engine
         assert isinstance(engine, BatchedEngine)
+        if self._stepping or not engine.has_work():
+            return  # running already, or an engine whose work needs no thread (remote)
         self._stepping = True
         loop = asyncio.get_running_loop()
         run = loop.run_in_executor(self._executor, engine.run_until_idle)

@@ -9,7 +9,7 @@ from typing import Any
 
 from .engine import Engine, EngineUnavailable
 
-ENGINES = ("piper", "qwen", "sim")
+ENGINES = ("piper", "qwen", "remote", "sim")
 
 
 def create_engine(name: str, **options: Any) -> Engine:
@@ -41,6 +41,16 @@ def create_engine(name: str, **options: Any) -> Engine:
             "max_frames",
         }
         return QwenEngine(**{k: v for k, v in opts.items() if k in allowed})
+    if name == "remote":
+        from .remote import RemoteEngine
+
+        allowed = {
+            "api_key", "model", "voices", "sample_rate", "concurrency", "connect_timeout_s",
+            "first_byte_timeout_s", "read_timeout_s", "extra", "language_field",
+        }  # fmt: skip
+        if not opts.get("urls"):
+            raise EngineUnavailable("the remote engine needs VOXGATE_REMOTE_URL")
+        return RemoteEngine(opts["urls"], **{k: v for k, v in opts.items() if k in allowed})
     if name == "sim":
         from .sim_engine import SimulatedEngine
 
