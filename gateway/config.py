@@ -23,7 +23,9 @@ class ConfigError(ValueError):
 class Settings:
     host: str = field(default="127.0.0.1", metadata={"help": "HTTP/WebSocket bind address"})
     port: int = field(default=8080, metadata={"help": "HTTP/WebSocket port"})
-    engine: str = field(default="piper", metadata={"help": "piper (CPU, default), qwen (GPU), sim"})
+    engine: str = field(
+        default="piper", metadata={"help": "piper (CPU, default), qwen (GPU), remote, sim"}
+    )
     voice: str | None = field(
         default=None,
         metadata={"help": "piper: path to an .onnx voice; qwen: default speaker"},
