@@ -103,3 +103,17 @@ def test_examples_print_usage_without_arguments() -> None:
     )
     assert result.returncode == 1
     assert "usage:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_say_writes_the_readme_example_at_the_engine_rate(tmp_path) -> None:
+    # The README's first command: no --rate, no --encoding; the bundled voice speaks 22050 Hz.
+    import wave
+
+    out = tmp_path / "x.wav"
+    result = run("say", "Hi there.", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    with wave.open(str(out), "rb") as wav:
+        assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, 22050)
+        pcm = np.frombuffer(wav.readframes(wav.getnframes()), "<i2").astype(float)
+    assert 0.3 < len(pcm) / 22050 < 2.0
+    assert np.sqrt(np.mean(pcm**2)) > 300

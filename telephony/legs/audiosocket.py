@@ -32,7 +32,7 @@ from telephony.audiosocket import (
     encode_hangup,
 )
 from telephony.legs.base import CallLeg, Clock, Sleep
-from telephony.media import MediaFormat
+from telephony.media import MediaFormat, carrier_problem
 
 __all__ = ["AudioSocketLeg"]
 
@@ -54,8 +54,8 @@ class AudioSocketLeg(CallLeg):
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        if sample_rate not in (8000, 16000):
-            raise ValueError(f"AudioSocket legs run at 8000 or 16000 Hz, got {sample_rate}")
+        if (problem := carrier_problem("audiosocket", "pcm16", sample_rate)) is not None:
+            raise ValueError(f"{problem}, not {sample_rate}")
         super().__init__(MediaFormat("pcm16", sample_rate, frame_ms), clock=clock, sleep=sleep)
         self._send_bytes = send_bytes
         self._on_audio = on_audio
