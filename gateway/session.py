@@ -40,15 +40,6 @@ log = logging.getLogger(__name__)
 SEND_TIMEOUT_S = 10.0
 
 
-def _base(language: str) -> str:
-    return language.lower().split("-")[0]
-
-
-def _speaks(languages: tuple[str, ...], language: str) -> bool:
-    """`en` and `en-US` match a voice that speaks `en-us`; `auto` matches any voice."""
-    return language.lower() == "auto" or _base(language) in {_base(x) for x in languages}
-
-
 class ClientGone(Exception):
     """The client stopped reading (send timed out) or disconnected."""
 
