@@ -221,8 +221,7 @@ async def speak(ws: WebSocket) -> None:
         await ws.close(code=1008, reason=exc.code)
         return
     session = SpeakSession(ws, gw, settings, tenant)
-    queued = lambda: session.pipeline.queued if session.pipeline else 0  # noqa: E731
-    if not gw.tenants.admit(tenant, id(session), queued):
+    if not gw.tenants.admit(tenant, id(session), session.queued_count):
         await _refuse(ws, gw, "tenant_over_capacity", "this API key has too many sessions open")
         return
     gw.sessions.add(session)

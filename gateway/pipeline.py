@@ -165,12 +165,10 @@ class SpeechPipeline:
     def pending_markers(self) -> int:
         return self._markers + len(self._mark_waiters)
 
-    def add_sentences(
-        self, texts: list[str], released_at: float | None = None, *, force: bool = False
-    ) -> None:
+    def add_sentences(self, texts: list[str], released_at: float | None = None) -> None:
         if not texts:
             return
-        if not force and self._queued + len(texts) > self.max_queued:
+        if self._queued + len(texts) > self.max_queued:
             raise QueueFull(f"more than {self.max_queued} sentences waiting")
         when = self._clock() if released_at is None else released_at
         if self.idle and self.leg.buffered_ms() <= 0:

@@ -117,3 +117,84 @@ async def test_a_noisy_tenant_cannot_starve_a_quiet_one() -> None:
         assert position <= served_before + 1, (position, served_before)
         for ws in noisy:
             await ws.close()
+
+
+class GatedEngine(SimulatedEngine):
+    """The sim engine held at its first sentence until the test opens the gate.
+
+    Nothing drains while it is closed, so what each session has queued is
+    exactly what the gateway accepted: no race with the engine.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+
+    def synthesize(self, request: SynthesisRequest) -> Iterator[np.ndarray]:
+        self.entered.set()
+        self.gate.wait(30)
+        return super().synthesize(request)
+
+
+async def until(predicate, limit_s: float = 10.0) -> None:
+    """Wait for a condition the server reaches on its own (a cause, not a sleep)."""
+    deadline = asyncio.get_running_loop().time() + limit_s
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached"
+        await asyncio.sleep(0.01)
+
+
+async def reply_to(ws, message: dict) -> dict | None:
+    """Send `message`; the error it caused, or None when none came within a short wait."""
+    await ws.send(json.dumps(message))
+    try:
+        while True:
+            msg = await asyncio.wait_for(ws.recv(), 0.5)
+            if isinstance(msg, str) and json.loads(msg).get("type") == "error":
+                return json.loads(msg)
+    except TimeoutError:
+        return None
+
+
+async def test_two_sessions_of_a_tenant_cannot_both_count_on_its_last_place() -> None:
+    # Each session's pending tail holds a place of the tenant's limit from the moment its
+    # text arrives; before, both tails counted on the same last place and the second
+    # flush queued one sentence past the tenant's limit.
+    engine = GatedEngine()
+    settings = Settings(
+        engine="sim",
+        audiosocket_port=0,
+        api_keys="noisy",
+        tenant_max_queued_sentences=3,
+        sentence_wait_s=60,
+    )
+    with serve(settings, engine) as srv:
+        gw = srv.gateway
+
+        def tenant_queued() -> int:
+            return sum(s.pipeline.queued for s in gw.sessions)  # one tenant on this server
+
+        a = await websockets.connect(url(srv.ws, token="noisy"))
+        b = await websockets.connect(url(srv.ws, token="noisy"))
+        await a.recv()
+        await b.recv()
+        try:
+            assert await reply_to(a, {"type": "text", "text": "Alpha zero. Alpha"}) is None
+            await until(engine.entered.is_set)  # "Alpha zero." holds the engine
+            assert await reply_to(b, {"type": "text", "text": "Bravo zero. Bravo"}) is None
+            await until(lambda: gw.core.scheduler.waiting == 1)  # "Bravo zero." waits for it
+            # Two tails hold two places; one is left, and this message needs two.
+            refused = await reply_to(a, {"type": "text", "text": " one. Alpha two. Alpha"})
+            assert refused is not None and refused["code"] == "queue_full"
+            assert await reply_to(b, {"type": "text", "text": " one"}) is None
+            for ws in (a, b):
+                assert await reply_to(ws, {"type": "flush"}) is None
+                assert tenant_queued() <= 3
+            items = [i for s in gw.sessions for i in s.pipeline._items]
+            waiting = sorted(i.text for i in items if hasattr(i, "text"))  # not the flushes
+            assert waiting == ["Alpha", "Bravo one"]  # both tails queued, nothing lost
+        finally:
+            engine.gate.set()
+            await a.close()
+            await b.close()
