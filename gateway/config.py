@@ -116,7 +116,7 @@ class Settings:
         default=5.0, metadata={"help": "close a carrier socket that has not started a call"}
     )
     audiosocket_idle_s: float = field(
-        default=5.0, metadata={"help": "hang up an AudioSocket call that sends nothing this long"}
+        default=5.0, metadata={"help": "hang up an AudioSocket call that sends no audio this long"}
     )
     max_audiosocket_calls: int = field(
         default=500, metadata={"help": "concurrent AudioSocket connections"}

@@ -71,6 +71,9 @@ class AudioSocketLeg(CallLeg):
         self._task: asyncio.Task[None] | None = None
         self.silence_frames = 0
         self.inbound_audio_bytes = 0
+        # When the caller's audio last arrived (the leg's clock); a call is "silent" when
+        # no audio comes, whatever else (DTMF, unknown kinds) still does.
+        self.last_audio_at = clock()
         self.error: BaseException | None = None
 
     # -- positions ---------------------------------------------------------------
@@ -198,6 +201,7 @@ class AudioSocketLeg(CallLeg):
         for msg in messages:
             if isinstance(msg, Audio):
                 self.inbound_audio_bytes += len(msg.pcm)
+                self.last_audio_at = self._clock()
                 if self._on_audio is not None:
                     self._on_audio(msg)
             elif isinstance(msg, Hangup | Error):

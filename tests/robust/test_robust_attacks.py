@@ -20,6 +20,7 @@ import pytest
 import websockets
 from robust_support import (
     Transcript,
+    as_message,
     as_uuid,
     bystander,
     expected_frames,
@@ -43,6 +44,7 @@ from robust_support import (
 from test_robust_carriers import SLIN8, AsteriskPeer, TwilioPeer
 
 from gateway.config import Settings
+from telephony.audiosocket import Kind
 from tts_core.sim_engine import SimulatedEngine
 
 
@@ -350,6 +352,34 @@ async def test_silent_carrier_sockets_are_closed(guarded_server) -> None:
     assert end.of("call_ended")[0]["reason"] == "idle_timeout"
     await asyncio.wait_for(peer.eof.wait(), 5)
     assert peer.hangup
+    await quiesced(guarded_server)
+
+
+async def test_an_audiosocket_call_that_sends_only_dtmf_is_hung_up(guarded_server) -> None:
+    # "No audio" is the rule, not "nothing": a fake peer sending a DTMF every 100 ms (five
+    # within the 0.5 s limit) must not keep a call slot. (Calls that send audio stay up:
+    # every other AudioSocket test.)
+    base, port = guarded_server.ws, guarded_server.audiosocket_port
+    keypad = uuid.uuid4()
+    peer = await audiosocket_call(port, keypad)
+    app, _ = await attach(base, call=str(keypad))
+
+    async def press() -> None:
+        while not peer.eof.is_set():
+            with contextlib.suppress(ConnectionError):
+                await peer.send(as_message(Kind.DTMF, b"5"))
+            await asyncio.sleep(0.1)
+
+    presser = asyncio.create_task(press())
+    try:
+        async with app:
+            end = await record(app, Transcript(), until="call_ended", limit_s=5)
+        assert end.of("call_ended")[0]["reason"] == "idle_timeout"
+        assert len(end.of("dtmf")) >= 2  # its DTMF arrived all along: it was not "nothing"
+        await asyncio.wait_for(peer.eof.wait(), 5)
+        assert peer.hangup
+    finally:
+        presser.cancel()
     await quiesced(guarded_server)
 
 
