@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import socket
 import uuid
 from collections import Counter
@@ -335,7 +336,12 @@ async def test_a_slowloris_that_keeps_sending_is_closed_too(guarded_server) -> N
     assert await asyncio.to_thread(drip)
 
 
-async def test_silent_carrier_sockets_are_closed(guarded_server) -> None:
+def _no_call_lines(caplog: Any) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "without a call" in r.getMessage()]
+
+
+async def test_silent_carrier_sockets_are_closed(guarded_server, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="gateway.twilio_ws")
     base, port = guarded_server.ws, guarded_server.audiosocket_port
     # A /twilio socket that never sends `start`.
     async with websockets.connect(f"{base}/twilio") as tws:
@@ -343,6 +349,14 @@ async def test_silent_carrier_sockets_are_closed(guarded_server) -> None:
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await asyncio.wait_for(tws.recv(), 5)
     assert closed.value.rcvd.code == 1008 and closed.value.rcvd.reason == "no start"
+    # And one that leaves before it: both say why in the log.
+    async with websockets.connect(f"{base}/twilio") as tws:
+        await tws.send(twilio_msg("connected", None))
+    await wait_until(lambda: len(_no_call_lines(caplog)) >= 2, 5)
+    assert sorted(_no_call_lines(caplog)) == [
+        "twilio socket closed without a call: closed before start",
+        "twilio socket closed without a call: no start in time",
+    ]
     # An AudioSocket call that sends its UUID and then nothing: hung up.
     call_id = uuid.uuid4()
     peer = await audiosocket_call(port, call_id)
