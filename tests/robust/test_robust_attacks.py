@@ -166,8 +166,17 @@ async def test_greeting_overflow_leaves_no_dead_call(sim_server, connections) ->
                     await asyncio.wait_for(tws.recv(), 10)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1000
 
-    for start in range(0, connections, 30):
-        await asyncio.gather(*(one(n) for n in range(start, min(connections, start + 30))))
+    async def attack() -> None:
+        for start in range(0, connections, 30):
+            await asyncio.gather(*(one(n) for n in range(start, min(connections, start + 30))))
+
+    # A clean session speaks while the greetings flood in: byte-exact, no error.
+    attacking = asyncio.create_task(attack())
+    frames = 0
+    while not attacking.done():
+        frames += await bystander(base)
+    await attacking
+    assert frames > 0
     tally(inputs_tried=connections, bad_inputs=connections, sessions=connections)
     await quiesced(sim_server)
     assert sim_server.gateway.calls.all() == []
