@@ -289,6 +289,8 @@ def create_app(
     listeners: Listeners | None = None,
 ) -> Starlette:
     settings = (settings or Settings()).validate()
+    for warning in settings.warnings():
+        log.warning("unsafe configuration: %s", warning)
     gw = Gateway(settings, core)
     listeners = listeners or Listeners()
     ops_app: Starlette | None = None

@@ -150,6 +150,17 @@ class Settings:
             }
         return {"rtf": self.sim_rtf}
 
+    def warnings(self) -> list[str]:
+        """Settings that run but are unsafe, for the operator to read at start-up."""
+        found = []
+        if self.twilio_auth_token and not self.public_url:
+            found.append(
+                "VOXGATE_TWILIO_AUTH_TOKEN is set without VOXGATE_PUBLIC_URL: Twilio signatures "
+                "are checked against the Host header each client sends, not the URL Twilio "
+                "signed; set VOXGATE_PUBLIC_URL to that URL (e.g. wss://voice.example.com)"
+            )
+        return found
+
     def validate(self) -> Settings:
         if self.engine not in ("piper", "qwen", "sim"):
             raise ConfigError(f"engine must be piper, qwen or sim, not {self.engine!r}")

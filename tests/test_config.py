@@ -64,3 +64,17 @@ def test_qwen_options_reach_the_engine() -> None:
     assert engine.name == "qwen" and not engine.loaded  # building it loads nothing
     assert engine.default_voice() == "ryan"
     assert engine.streaming is True and engine.model_id == "/models/tiny"
+
+
+def test_a_twilio_token_without_a_public_url_is_warned_about_at_start(caplog) -> None:
+    import logging
+
+    from gateway.app import create_app
+
+    caplog.set_level(logging.WARNING, logger="gateway.app")
+    create_app(Settings(engine="sim", twilio_auth_token="s3cret"))
+    create_app(Settings(engine="sim", twilio_auth_token="s3cret", public_url="wss://v.example"))
+    create_app(Settings(engine="sim"))
+    warned = [r.getMessage() for r in caplog.records if "unsafe configuration" in r.getMessage()]
+    assert len(warned) == 1  # only the first: the token without the URL it signs
+    assert "VOXGATE_PUBLIC_URL" in warned[0] and "Host header" in warned[0]
