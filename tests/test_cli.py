@@ -125,6 +125,7 @@ def test_serve_json_logs_carry_no_terminal_colour_codes() -> None:
     import json
     import signal
     import time
+    import urllib.request
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -135,12 +136,15 @@ def test_serve_json_logs_carry_no_terminal_colour_codes() -> None:
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
+        # The port is bound before uvicorn starts: wait for an answer, not a connection.
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            with socket.socket() as conn:
-                if conn.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.1)
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.1)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
     finally:
