@@ -81,6 +81,7 @@ class Gateway:
                 idle_unload_s=settings.idle_unload_s,
                 cache=cache,
                 fifo=settings.scheduler == "fifo",
+                piece_s=settings.render_piece_ms / 1000,
             )
         self.core = core
         self.metrics = Metrics()

@@ -98,6 +98,13 @@ class Settings:
         default=250,
         metadata={"help": "longer sentences are cut at a clause boundary before synthesis"},
     )
+    render_piece_ms: int = field(
+        default=2000,
+        metadata={
+            "help": "while others wait for the engine, render long sentences in pieces "
+            "of about this much speech (0 = always whole)"
+        },
+    )
     max_greeting_chars: int = field(
         default=1000, metadata={"help": "longest call greeting (longer ones are cut)"}
     )
@@ -187,6 +194,8 @@ class Settings:
             raise ConfigError("max_queued_sentences must be >= 2")
         if not 40 <= self.max_sentence_chars <= 2000:
             raise ConfigError("max_sentence_chars must be between 40 and 2000")
+        if self.render_piece_ms < 0:
+            raise ConfigError("render_piece_ms must be >= 0")
         if self.max_header_bytes < 1024:
             raise ConfigError("max_header_bytes must be >= 1024")
         for name in ("header_timeout_s", "keep_alive_s", "carrier_start_timeout_s"):
