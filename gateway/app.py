@@ -91,6 +91,7 @@ class Gateway:
         self.segmentation = SegmentationWorker()
         self.audiosocket: AudioSocketServer | None = None
         self._cache_hits_seen = 0
+        self._pieces_seen = 0
 
     def default_speak_settings(self) -> SpeakSettings:
         return SpeakSettings(lead_ms=self.settings.lead_ms)
@@ -113,9 +114,13 @@ class Gateway:
             live = sum(1 for c in self.calls.all() if c.carrier == carrier)
             self.metrics.calls.labels(carrier=carrier).set(live)
         self.metrics.queue_depth.set(self.core.queue_depth)
+        self.metrics.engine_busy.set(self.core.scheduler.in_use)
         hits = self.core.stats.cache_hits
         self.metrics.cache_hits.inc(max(0, hits - self._cache_hits_seen))
         self._cache_hits_seen = hits
+        pieces = self.core.quantum.pieces
+        self.metrics.render_pieces.inc(max(0, pieces - self._pieces_seen))
+        self._pieces_seen = pieces
 
 
 def gateway_of(conn: HTTPConnection) -> Gateway:
