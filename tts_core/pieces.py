@@ -206,7 +206,7 @@ class Quantum:
         of its own. A later piece's deadline is when the listener will have heard
         everything so far.
         """
-        from .core import Timing
+        from .core import Timing  # here, not at the top: the core imports this module
 
         rest = request.text
         if not rest.strip() or self.piece_s <= 0:
