@@ -57,8 +57,10 @@ async def test_pieces_join_into_speech_with_no_pause_where_the_text_has_none(
     for received in got:
         heard = decode(received.frames, "mulaw")
         assert [e["type"] for e in received.events if e["type"] == "error"] == []
-        # Nothing was lost: the pieces add up to the sentence (less the trimmed silence).
-        assert 0.8 < len(heard) / len(whole) < 1.1, (len(heard), len(whole))
+        # Nothing was lost: the pieces add up to the sentence, a little slower if anything
+        # (each piece ends as an utterance does, with phrase-final lengthening: 0-14%
+        # measured, against the whole sentence's own run-to-run spread of a few percent).
+        assert 0.85 < len(heard) / len(whole) < 1.3, (len(heard), len(whole))
         # Played back to back, every cut would add a pause of 200-300 ms (Piper's own
         # silence after and before an utterance); joined, the long pauses are the ones
         # the whole sentence has too, give or take one.
