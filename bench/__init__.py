@@ -3,11 +3,21 @@
 `python -m bench <scenario>` starts real servers on loopback as subprocesses
 and measures them from this (client) process, so the numbers include the
 sockets, the event loop and the codecs a caller pays for. Scenarios: `ttfa`,
-`overhead`, `fairness`, `loop`, `peer`, `intelligibility` (a recognizer's word
-error rate on the phone path, in-process), `qwen` (the batched Qwen3-TTS
-runtime: per-step cost, calls per host) and `all`; see `bench/README.md`.
+`overhead`, `fairness`, `loop`, `peer`, `tenants` (a noisy tenant's 30 sessions
+against another tenant's caller), `intelligibility` (a recognizer's word error
+rate on the phone path, in-process), `qwen` (the batched Qwen3-TTS runtime:
+per-step cost, calls per host) and `all`; see `bench/README.md`.
 """
 
 __all__ = ["SCENARIOS"]
 
-SCENARIOS = ("ttfa", "overhead", "fairness", "loop", "peer", "intelligibility", "qwen")
+SCENARIOS = (
+    "ttfa",
+    "overhead",
+    "fairness",
+    "loop",
+    "peer",
+    "tenants",
+    "intelligibility",
+    "qwen",
+)

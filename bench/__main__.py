@@ -20,7 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help="fewer samples (CI, small hosts)")
     parser.add_argument("--out", default=str(RESULTS), help="results folder [bench/results]")
     parser.add_argument(
-        "--engine", default="piper,sim", help="ttfa: comma-separated engines [piper,sim]"
+        "--engine",
+        default="piper,sim",
+        help="ttfa, loop, tenants: comma-separated engines [piper,sim]",
     )
     parser.add_argument("--model", default=None, help="qwen: model id or local folder")
     parser.add_argument("--device", default=None, help="qwen: cpu or cuda [auto]")
@@ -29,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="qwen: random-weight model shape [0.6b on CUDA, tiny on a CPU]",
     )  # fmt: skip
     parser.add_argument("--voice", default=None, help="piper: .onnx voice (default: bundled)")
-    parser.add_argument("--rtf", type=float, default=0.25, help="fairness: simulated RTF [0.25]")
+    parser.add_argument("--rtf", type=float, default=0.25, help="fairness, tenants: sim RTF [0.25]")
     parser.add_argument("--tokens-per-s", type=float, default=30.0, help="LLM token rate [30]")
     parser.add_argument(
         "--max-sessions", type=int, default=400, help="overhead: ramp ceiling [400]"

@@ -118,3 +118,26 @@ def plot_peer(data: dict[str, Any], path: Path) -> None:
     for ax in axes:
         ax.grid(alpha=0.3, axis="y")
     _save(fig, path)
+
+
+def plot_tenants(data: dict[str, Any], path: Path) -> None:
+    """Each trial's first audio over the solo median, per engine and quantum, with the 2x line."""
+    fig, ax = plt.subplots(figsize=(8, 4))
+    runs = {n: r for n, r in data.get("engines", {}).items() if "samples" in r}
+    labels = ("alone", "with 30 noisy sessions")
+    for i, result in enumerate(runs.values()):
+        solo = result["solo_ms"]["p50"] or 1.0
+        for j, kind in enumerate(("solo_ms", "ratios")):
+            values = result["samples"][kind]
+            ratios = [v / solo for v in values] if kind == "solo_ms" else values
+            xs = np.full(len(ratios), i + (j - 0.5) * 0.35)
+            color = ("tab:blue", "tab:orange")[j]
+            ax.scatter(xs, ratios, s=18, color=color, label=labels[j] if i == 0 else None)
+    ax.axhline(data.get("limit_ratio", 2.0), color="red", lw=0.8, label="limit (2x solo)")
+    ax.set_xticks(range(len(runs)), list(runs), fontsize=8)
+    ax.set_yscale("log")
+    ax.set_ylabel("quiet caller's first audio / solo")
+    ax.set_title("one quiet tenant's caller vs a noisy tenant's 30 sessions", fontsize=10)
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=8)
+    _save(fig, path)

@@ -106,6 +106,22 @@ def _rows(name: str, r: dict[str, Any]) -> list[tuple[str, str, str]]:
                 ", ".join(f"{k} **{v}**" for k, v in ratios.items()),
             )
         )
+    elif name == "tenants":
+        for run, t in r.get("engines", {}).items():
+            if "error" in t:
+                rows.append(("tenants", run, f"failed: {t['error']}"))
+                continue
+            rows.append(
+                (
+                    "tenants",
+                    f"{run}: quiet caller's first audio with {r.get('noisy_sessions')} noisy "
+                    "sessions / alone",
+                    f"**{t['ratio_p50']:g}x** p50, {t['ratio_max']:g}x max "
+                    f"({t['loaded_within_limit']} within {r.get('limit_ratio'):g}x); alone p50 "
+                    f"{_ms(t['solo_ms'], 'p50')} ms, loaded p50 {_ms(t['loaded_ms'], 'p50')} / "
+                    f"max {_ms(t['loaded_ms'], 'max')} ms; {t['pieces_while_loaded']:g} pieces",
+                )
+            )
     elif name == "intelligibility":
         rows.extend(_intelligibility_rows(r))
     return rows

@@ -56,6 +56,28 @@ MULTI_SENTENCE = (
     "reschedule, call us back at least a day before. Have a great afternoon."
 )
 
+# The noisy tenant of `tenants`: one long sentence per session, 350-390 characters each,
+# with no clause mark in the first 200, so the segmenter's first piece is a long one too.
+NOISY_SENTENCES: tuple[str, ...] = (
+    "Thank you for calling the support line and please stay on the line because your call is "
+    "important to us and we will answer it as soon as one of our agents is free to take it "
+    "from you, meanwhile please have your account number ready and note that many questions "
+    "are answered on our website where you can also track your order or change your delivery "
+    "address today.",
+    "We are sorry for the delay in handling your request because our team has received a very "
+    "large number of messages since the weekend and every one of them is being answered in the "
+    "order it arrived, so please do not send your question again because a second message "
+    "would only move it further back in the line and an agent will write to you as soon as "
+    "your turn comes.",
+    "Before we continue with your booking we need to confirm a few details with you including "
+    "the full name of every passenger exactly as it appears on their passport and a phone "
+    "number where we can reach you during the journey, and whether anyone travelling with you "
+    "needs special assistance at the airport, a wheelchair or a particular meal on board the "
+    "plane.",
+)
+# The quiet tenant's caller: one short question.
+QUIET_SENTENCE = "Hello, I have a quick question about my order."
+
 _TOKEN = re.compile(r"\s*(?:\w+|[^\w\s])|\s+")
 
 

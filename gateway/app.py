@@ -81,6 +81,7 @@ class Gateway:
                 idle_unload_s=settings.idle_unload_s,
                 cache=cache,
                 fifo=settings.scheduler == "fifo",
+                piece_s=settings.render_piece_ms / 1000,
             )
         self.core = core
         self.metrics = Metrics()
@@ -93,6 +94,7 @@ class Gateway:
         self.segmentation = SegmentationWorker()
         self.audiosocket: AudioSocketServer | None = None
         self._cache_hits_seen = 0
+        self._pieces_seen = 0
 
     def default_speak_settings(self) -> SpeakSettings:
         return SpeakSettings(lead_ms=self.settings.lead_ms)
@@ -115,9 +117,13 @@ class Gateway:
             live = sum(1 for c in self.calls.all() if c.carrier == carrier)
             self.metrics.calls.labels(carrier=carrier).set(live)
         self.metrics.queue_depth.set(self.core.queue_depth)
+        self.metrics.engine_busy.set(self.core.scheduler.in_use)
         hits = self.core.stats.cache_hits
         self.metrics.cache_hits.inc(max(0, hits - self._cache_hits_seen))
         self._cache_hits_seen = hits
+        pieces = self.core.quantum.pieces
+        self.metrics.render_pieces.inc(max(0, pieces - self._pieces_seen))
+        self._pieces_seen = pieces
 
 
 def gateway_of(conn: HTTPConnection) -> Gateway:
@@ -231,8 +237,7 @@ async def speak(ws: WebSocket) -> None:
         await ws.close(code=1008, reason=exc.code)
         return
     session = SpeakSession(ws, gw, settings, tenant)
-    queued = lambda: session.pipeline.queued if session.pipeline else 0  # noqa: E731
-    if not gw.tenants.admit(tenant, id(session), queued):
+    if not gw.tenants.admit(tenant, id(session), session.queued_count):
         await _refuse(ws, gw, "tenant_over_capacity", "this API key has too many sessions open")
         return
     gw.sessions.add(session)
@@ -300,6 +305,8 @@ def create_app(
     listeners: Listeners | None = None,
 ) -> Starlette:
     settings = (settings or Settings()).validate()
+    for warning in settings.warnings():
+        log.warning("unsafe configuration: %s", warning)
     gw = Gateway(settings, core)
     listeners = listeners or Listeners()
     ops_app: Starlette | None = None

@@ -8,8 +8,9 @@ AudioSocket has no authentication of its own.
 
 Bounds: at most `max_audiosocket_calls` connections (more are closed at once);
 a connection must send its UUID within a few seconds, and a call that sends
-nothing for `audiosocket_idle_s` is hung up (Asterisk sends audio every 20 ms,
-so silence from it means a dead peer, not a quiet caller). The call is
+no audio for `audiosocket_idle_s` is hung up, whatever else it still sends
+(Asterisk sends audio every 20 ms, even of a quiet caller, so a call without
+it is a dead or fake peer: a DTMF every second must not keep it open). The call is
 registered only once its leg is set up, and ended in a `finally`.
 """
 
@@ -19,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -157,7 +159,7 @@ class AudioSocketServer:
             log.info("audiosocket call started", extra={"call": call_id})
             leg.start()
             if not any(isinstance(m, Hangup) for m in early):
-                await leg.consume(self._reader(reader), events.put_nowait)
+                await leg.consume(self._reader(reader, leg), events.put_nowait)
         except AudioSocketProtocolError as exc:
             gw.metrics.errors.labels(code="audiosocket_protocol").inc()
             log.warning("audiosocket protocol error: %s", clip(str(exc)), extra={"call": call_id})
@@ -179,14 +181,19 @@ class AudioSocketServer:
             await gw.calls.end(call, reason)
             gw.refresh_gauges()
 
-    def _reader(self, reader: asyncio.StreamReader) -> Callable[[int], Awaitable[bytes]]:
-        """`reader.read`, raising TimeoutError when the peer sends nothing for too long."""
+    def _reader(
+        self, reader: asyncio.StreamReader, leg: AudioSocketLeg
+    ) -> Callable[[int], Awaitable[bytes]]:
+        """`reader.read`, raising TimeoutError once the peer has sent no audio for too long."""
         idle_s = self.gw.settings.audiosocket_idle_s
 
         async def read(n: int) -> bytes:
             if not idle_s:
                 return await reader.read(n)
-            async with asyncio.timeout(idle_s):
+            left = leg.last_audio_at + idle_s - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            async with asyncio.timeout(left):
                 return await reader.read(n)
 
         return read

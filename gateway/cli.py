@@ -96,6 +96,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings: Settings = from_args(args)
     setup_logging(settings.log_level, settings.log_format)
+    for warning in settings.warnings():  # also logged; printed so a terminal user sees it
+        print(f"voxgate: WARNING: {warning}", file=sys.stderr, flush=True)
     # Bind every port first: a port in use is one clear line, not a trace from inside startup.
     ports = [("HTTP", settings.host, settings.port)]
     if settings.audiosocket_port:

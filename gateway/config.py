@@ -148,6 +148,13 @@ class Settings:
         default=250,
         metadata={"help": "longer sentences are cut at a clause boundary before synthesis"},
     )
+    render_piece_ms: int = field(
+        default=2000,
+        metadata={
+            "help": "while others wait for the engine, render long sentences in pieces "
+            "of about this much speech (0 = always whole)"
+        },
+    )
     max_greeting_chars: int = field(
         default=1000, metadata={"help": "longest call greeting (longer ones are cut)"}
     )
@@ -166,7 +173,7 @@ class Settings:
         default=5.0, metadata={"help": "close a carrier socket that has not started a call"}
     )
     audiosocket_idle_s: float = field(
-        default=5.0, metadata={"help": "hang up an AudioSocket call that sends nothing this long"}
+        default=5.0, metadata={"help": "hang up an AudioSocket call that sends no audio this long"}
     )
     max_audiosocket_calls: int = field(
         default=500, metadata={"help": "concurrent AudioSocket connections"}
@@ -223,6 +230,17 @@ class Settings:
     def _validate_remote(self) -> None:
         _check_remote(self)
 
+    def warnings(self) -> list[str]:
+        """Settings that run but are unsafe, for the operator to read at start-up."""
+        found = []
+        if self.twilio_auth_token and not self.public_url:
+            found.append(
+                "VOXGATE_TWILIO_AUTH_TOKEN is set without VOXGATE_PUBLIC_URL: Twilio signatures "
+                "are checked against the Host header each client sends, not the URL Twilio "
+                "signed; set VOXGATE_PUBLIC_URL to that URL (e.g. wss://voice.example.com)"
+            )
+        return found
+
     def validate(self) -> Settings:
         if self.engine not in ("piper", "qwen", "remote", "sim"):
             raise ConfigError(f"engine must be piper, qwen, remote or sim, not {self.engine!r}")
@@ -260,6 +278,8 @@ class Settings:
             raise ConfigError("max_queued_sentences must be >= 2")
         if not 40 <= self.max_sentence_chars <= 2000:
             raise ConfigError("max_sentence_chars must be between 40 and 2000")
+        if self.render_piece_ms < 0:
+            raise ConfigError("render_piece_ms must be >= 0")
         if self.max_header_bytes < 1024:
             raise ConfigError("max_header_bytes must be >= 1024")
         for name in ("header_timeout_s", "keep_alive_s", "carrier_start_timeout_s"):

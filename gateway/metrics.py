@@ -32,6 +32,9 @@ class Metrics:
         self.queue_depth = Gauge(
             "voxgate_engine_queue_depth", "Sentences waiting for the engine", registry=r
         )
+        self.engine_busy = Gauge(
+            "voxgate_engine_busy", "Engine slots rendering right now", registry=r
+        )
         self.ttfa = Histogram(
             "voxgate_time_to_first_audio_seconds",
             "First text received to first audio frame sent, per session",
@@ -59,6 +62,11 @@ class Metrics:
         self.audio = Counter("voxgate_audio_seconds", "Audio synthesized", registry=r)
         self.cache_hits = Counter(
             "voxgate_cache_hits", "Sentences served from the audio cache", registry=r
+        )
+        self.render_pieces = Counter(
+            "voxgate_render_pieces",
+            "Pieces of long sentences rendered apart because other requests waited",
+            registry=r,
         )
         self.underruns = Counter(
             "voxgate_underruns",

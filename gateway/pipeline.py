@@ -39,6 +39,12 @@ log = logging.getLogger(__name__)
 
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
 
+# What a client is told when a sentence fails; the engine's own words go to the log.
+PUBLIC_MESSAGES = {
+    "engine_error": "this sentence could not be synthesized; it was skipped",
+    "engine_unavailable": "the speech engine is not available; try again later",
+}
+
 
 class QueueFull(Exception):
     """More sentences are waiting than the session may queue."""
@@ -166,12 +172,10 @@ class SpeechPipeline:
     def pending_markers(self) -> int:
         return self._markers + len(self._mark_waiters)
 
-    def add_sentences(
-        self, texts: list[str], released_at: float | None = None, *, force: bool = False
-    ) -> None:
+    def add_sentences(self, texts: list[str], released_at: float | None = None) -> None:
         if not texts:
             return
-        if not force and self._queued + len(texts) > self.max_queued:
+        if self._queued + len(texts) > self.max_queued:
             raise QueueFull(f"more than {self.max_queued} sentences waiting")
         when = self._clock() if released_at is None else released_at
         if self.idle and self.leg.buffered_ms() <= 0:
@@ -374,6 +378,13 @@ class SpeechPipeline:
             self.metrics.sentence_ttfa.observe(max(0.0, now - sentence.released_at))
 
     async def _sentence_failed(self, sentence: Sentence, exc: BaseException) -> None:
+        """Report a failed sentence: the detail to the log, a public message to the client.
+
+        An engine's message can hold file paths, library errors or a backend's
+        repr (a Piper voice that failed to load names its path); none of that is
+        the client's business. Only an `InvalidRequest`, which is about the
+        client's own voice, language or speed, is passed on as it is.
+        """
         code = getattr(exc, "code", "engine_error")
         if isinstance(exc, EngineUnavailable):
             code = "engine_unavailable"
@@ -383,10 +394,11 @@ class SpeechPipeline:
         event: dict[str, Any] = {
             "type": "error",
             "code": code,
-            "message": str(exc),
+            "message": PUBLIC_MESSAGES.get(code, PUBLIC_MESSAGES["engine_error"]),
             "index": sentence.index,
         }
         if isinstance(exc, InvalidRequest):
+            event["message"] = str(exc)
             event["field"] = exc.field
         await self.emit(event)
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from telephony.media import format_problem
+from telephony.media import carrier_problem, format_problem
 from tts_core.normalize import NormalizeSettingError, parse_setting, setting_text
 
 FORMATS = ("binary", "json", "twilio", "audiosocket")
@@ -151,13 +151,11 @@ def check_settings(s: SpeakSettings) -> SpeakSettings:
         raise _bad("lead_ms", "lead_ms must be between 0 and 60000")
     if s.call and s.session:
         raise _bad("session", "attach with call (a carrier id) or session (an alias), not both")
-    if s.format == "twilio":
-        if s.encoding != "mulaw" or s.sample_rate != 8000:
-            raise _bad("encoding", "format twilio carries mulaw at 8000 Hz")
-        if not s.stream_sid and not s.call and not s.session:
-            raise _bad("stream_sid", "format twilio needs the stream_sid to address")
-    if s.format == "audiosocket" and (s.encoding != "pcm16" or s.sample_rate not in (8000, 16000)):
-        raise _bad("encoding", "format audiosocket carries pcm16 at 8000 or 16000 Hz")
+    if s.format in ("twilio", "audiosocket"):
+        if (problem := carrier_problem(s.format, s.encoding, s.sample_rate)) is not None:
+            raise _bad("encoding", problem)
+    if s.format == "twilio" and not s.stream_sid and not s.call and not s.session:
+        raise _bad("stream_sid", "format twilio needs the stream_sid to address")
     return s
 
 

@@ -237,17 +237,35 @@ class SentenceSegmenter:
         """
         if limit is None:
             return self._push(text, now)
-        saved = (self._buf, self._start, self._scan, self._first, self._last_text_at)
-        saved_spent = self._tail_spent
+        saved = self.snapshot()
         self._limit = limit
         try:
             return self._push(text, now)
         except TooManySentences:
-            self._buf, self._start, self._scan, self._first, self._last_text_at = saved
-            self._tail_spent = saved_spent
+            self.restore(saved)
             raise
         finally:
             self._limit = None
+
+    def snapshot(self) -> tuple[object, ...]:
+        """The segmenter's position, for `restore` when a caller must take a push back.
+
+        Cheap (strings are immutable): the buffer is shared, not copied.
+        """
+        return (
+            self._buf,
+            self._start,
+            self._scan,
+            self._first,
+            self._last_text_at,
+            self._tail_spent,
+        )
+
+    def restore(self, saved: tuple[object, ...]) -> None:
+        """Return to a `snapshot`: every push since then is as if it never happened."""
+        (self._buf, self._start, self._scan, self._first, self._last_text_at, self._tail_spent) = (
+            saved  # type: ignore[assignment]
+        )
 
     def _push(self, text: str, now: float) -> list[str]:
         released = self.poll(now)

@@ -22,7 +22,7 @@ from tts_core import EngineUnavailable, InvalidRequest, Resolved
 
 from .calls import Call
 from .outputs import make_leg
-from .pipeline import QueueFull, SpeechPipeline
+from .pipeline import SpeechPipeline
 from .protocol import (
     ClientMessage,
     ProtocolError,
@@ -38,15 +38,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SEND_TIMEOUT_S = 10.0
-
-
-def _base(language: str) -> str:
-    return language.lower().split("-")[0]
-
-
-def _speaks(languages: tuple[str, ...], language: str) -> bool:
-    """`en` and `en-US` match a voice that speaks `en-us`; `auto` matches any voice."""
-    return language.lower() == "auto" or _base(language) in {_base(x) for x in languages}
 
 
 class ClientGone(Exception):
@@ -72,6 +63,7 @@ class SpeakSession:
         self._send_lock = asyncio.Lock()
         self._segment_lock = asyncio.Lock()  # one segmenter operation at a time
         self.segmenter = self._new_segmenter()
+        self._tail_held = False  # a place is held for the pending tail (see `queued_count`)
         self.pipeline: SpeechPipeline | None = None
         self.call: Call | None = None
         self.chars_accepted = 0
@@ -79,6 +71,7 @@ class SpeakSession:
         self.closing = False
         self._timer: asyncio.Task[None] | None = None
         self._finisher: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
 
     # -- sending -----------------------------------------------------------
 
@@ -159,6 +152,7 @@ class SpeakSession:
         await self._release_output()
         self.settings = settings
         self.segmenter = self._new_segmenter()
+        self._tail_held = False
         await self.start()
 
     async def _release_output(self) -> None:
@@ -253,6 +247,7 @@ class SpeakSession:
         elif msg.type == "clear":
             async with self._segment_lock:
                 pending = self.segmenter.clear()
+                self._tail_held = False
             cleared = await self.pipeline.clear()
             dropped = " ".join(t for t in (cleared.dropped, pending.strip()) if t)
             await self.emit({"type": "cleared", "heard": cleared.heard, "dropped_text": dropped})
@@ -271,18 +266,38 @@ class SpeakSession:
                 f"at most {limit} marks and flushes may wait to be played; resend later",
             )
 
+    def queued_count(self) -> int:
+        """What this session holds of its tenant's sentence limit.
+
+        The sentences waiting in its pipeline, plus one place for the pending
+        tail: a flush, a close or the bounded wait will release that tail, and
+        the place it needs is taken when the text arrives, not when it is
+        released. Otherwise two sessions of a tenant could each count on the
+        same last place and the second flush would go past the limit.
+        """
+        queued = self.pipeline.queued if self.pipeline is not None else 0
+        return queued + int(self._tail_held)
+
     def _room(self) -> int:
-        """Sentences this session may still queue: its own room and its tenant's."""
+        """Sentences this session may still queue: its own room and its tenant's.
+
+        The place held for this session's own tail counts as room: releasing the
+        tail moves it from "held" to "queued" without growing the tenant's total.
+        """
         assert self.pipeline is not None
-        return min(self.pipeline.room, self.gw.tenants.room(self.tenant))
+        tenant_room = self.gw.tenants.room(self.tenant) + int(self._tail_held)
+        return min(self.pipeline.room, tenant_room)
 
     async def _take_text(self, text: str) -> None:
         """Append a text message, or refuse it whole (nothing of it is kept).
 
         The message may complete at most the sentences the queue has room for,
-        less one place kept for the pending tail, so a later flush, close or
+        less one place held for the pending tail, so a later flush, close or
         bounded-wait release always fits. Segmentation runs where
-        `SegmentationWorker` decides, so a large message never stalls the loop.
+        `SegmentationWorker` decides, so a large message never stalls the loop;
+        another session of the tenant may queue sentences meanwhile, so the room
+        is checked again when it is done, and a message that no longer fits is
+        taken back.
         """
         assert self.pipeline is not None
         limit = self.gw.settings.max_session_chars
@@ -295,12 +310,16 @@ class SpeakSession:
             raise self._queue_full()
         async with self._segment_lock:
             now = time.monotonic()
+            before = self.segmenter.snapshot()
             try:
                 released = await self.gw.segmentation.run(
                     self.tenant, text, lambda: self.segmenter.push(text, now, limit=room)
                 )
             except TooManySentences as exc:
                 raise self._queue_full(exc.released) from exc
+            if len(released) > self._room() - 1:
+                self.segmenter.restore(before)
+                raise self._queue_full(len(released))
             if self.pipeline.first_text_at is None:
                 self.pipeline.first_text_at = now
             self.chars_accepted += len(text)
@@ -316,26 +335,41 @@ class SpeakSession:
         )
 
     def _release(self, sentences: list[str], now: float) -> None:
-        """Queue released sentences; never more than the room left.
+        """Queue released sentences (never past the room left) and hold the new tail's place.
 
         Text a message brought was checked against the room before it was
         taken; what a flush, a close or the bounded wait releases is the
-        pending tail (a few hundred characters at most), and if it splits into
-        more sentences than fit, the last ones are spoken as one rather than
-        dropped or queued past the limit.
+        pending tail, whose place was held when its text arrived (so the room is
+        at least one), and if it splits into more sentences than fit, the last
+        ones are spoken as one rather than dropped or queued past the limit.
         """
-        if not sentences:
-            return
         assert self.pipeline is not None
-        room = max(1, self._room())
-        if len(sentences) > room:
-            sentences = [*sentences[: room - 1], " ".join(sentences[room - 1 :])]
-        try:
+        if sentences:
+            room = self._room()
+            if room < 1:  # not reachable while the place for the tail is held; never exceed
+                self._tail_held = bool(self.segmenter.pending.strip())
+                self._overflow(sentences)
+                return
+            if len(sentences) > room:
+                sentences = [*sentences[: room - 1], " ".join(sentences[room - 1 :])]
             self.pipeline.add_sentences(sentences, released_at=now)
-        except QueueFull:
-            # Only possible when the tail lands on a full queue: keep the limit's spirit
-            # (one item) rather than lose text the client was told was accepted.
-            self.pipeline.add_sentences([" ".join(sentences)], released_at=now, force=True)
+        self._tail_held = bool(self.segmenter.pending.strip())
+
+    def _overflow(self, sentences: list[str]) -> None:
+        text = " ".join(sentences)
+        log.warning("no room for %d released sentences", len(sentences), extra=self.log_extra)
+        task = asyncio.get_running_loop().create_task(
+            self.emit(
+                {
+                    "type": "error",
+                    "code": "queue_full",
+                    "message": "too many sentences waiting; this text was not spoken",
+                    "dropped_text": text,
+                }
+            )
+        )
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _arm_timer(self) -> None:
         if self._timer is None or self._timer.done():

@@ -197,7 +197,8 @@ async def twilio_endpoint(ws: WebSocket) -> None:
         try:
             start = await _receive_start(ws, codec, gw)
         except (TimeoutError, NoStart) as exc:
-            log.info("twilio socket closed without a call: %s", exc or "no start in time")
+            # A TimeoutError's text is empty (and the exception itself truthy): name the reason.
+            log.info("twilio socket closed without a call: %s", str(exc) or "no start in time")
             close_code, close_reason = 1008, "no start"
             return
         call = new_call(gw, ws, start)

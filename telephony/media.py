@@ -8,9 +8,12 @@ streaming resampler, the G.711 encoder and the framer for one sentence.
 Supported combinations: `mulaw` and `alaw` at 8000 Hz (G.711 is defined at
 8 kHz only, and every carrier that takes it takes it at 8 kHz); `pcm16` (signed
 16-bit little-endian) at 8000, 16000 or 24000 Hz. `frame_ms` is 10 to 100 in
-steps of 10, the packetisation times telephony equipment uses. These rules
-live here only: `format_problem` is what every caller (the gateway's settings
-included) validates with.
+steps of 10, the packetisation times telephony equipment uses. A carrier
+format adds its own rule (`CARRIER_MEDIA`: Twilio carries µ-law 8 kHz,
+AudioSocket slin at 8 or 16 kHz), and a WAV file, which is not on a wire, takes
+PCM at any rate but G.711 still at 8 kHz only. These rules live here only:
+`format_problem`, `carrier_problem` and `file_problem` are what every caller
+(the gateway's settings, the call legs, `voxgate say`) validates with.
 """
 
 from __future__ import annotations
@@ -26,13 +29,16 @@ from telephony.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
 from telephony.resample import StreamResampler
 
 __all__ = [
+    "CARRIER_MEDIA",
     "ENCODINGS",
     "SAMPLE_RATES",
     "Encoding",
     "MediaFormat",
     "UtteranceEncoder",
+    "carrier_problem",
     "decode_to_pcm16",
     "encode_pcm16",
+    "file_problem",
     "format_problem",
 ]
 
@@ -44,6 +50,11 @@ SAMPLE_RATES: dict[str, tuple[int, ...]] = {
     "pcm16": (8000, 16000, 24000),
 }
 _SILENCE = {"mulaw": 0xFF, "alaw": 0xD5, "pcm16": 0x00}
+# What each carrier's wire carries: (encoding, sample rates).
+CARRIER_MEDIA: dict[str, tuple[str, tuple[int, ...]]] = {
+    "twilio": ("mulaw", (8000,)),
+    "audiosocket": ("pcm16", (8000, 16000)),
+}
 
 
 def format_problem(
@@ -59,6 +70,31 @@ def format_problem(
     ms = frame_ms
     if isinstance(ms, bool) or not isinstance(ms, int) or not 10 <= ms <= 100 or ms % 10:
         return "frame_ms", f"frame_ms must be 10..100 in steps of 10, not {ms!r}"
+    return None
+
+
+def carrier_problem(carrier: str, encoding: object, sample_rate: object) -> str | None:
+    """Why `carrier` cannot carry this encoding and rate, or None when it can."""
+    wanted, rates = CARRIER_MEDIA[carrier]
+    if encoding != wanted or isinstance(sample_rate, bool) or sample_rate not in rates:
+        allowed = " or ".join(str(r) for r in rates)
+        return f"format {carrier} carries {wanted} at {allowed} Hz"
+    return None
+
+
+def file_problem(encoding: object, sample_rate: object) -> str | None:
+    """Why a WAV file cannot hold this encoding and rate, or None when it can.
+
+    A file is not on a wire: PCM is stored at whatever rate the engine speaks
+    (22050 Hz for the bundled Piper voice), but G.711 exists at 8 kHz only.
+    """
+    if encoding not in ENCODINGS:
+        return f"encoding must be one of {', '.join(ENCODINGS)}, not {encoding!r}"
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate < 1:
+        return f"sample rate must be a positive integer, not {sample_rate!r}"
+    if encoding != "pcm16" and sample_rate not in SAMPLE_RATES[str(encoding)]:
+        allowed = ", ".join(str(r) for r in SAMPLE_RATES[str(encoding)])
+        return f"{encoding} is stored at {allowed} Hz, not {sample_rate}"
     return None
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import struct
 
-from telephony.media import encode_pcm16, format_problem
+from telephony.media import encode_pcm16, file_problem
 
 __all__ = ["wav_bytes"]
 
@@ -21,8 +21,8 @@ _FORMAT_TAGS = {"pcm16": 1, "alaw": 6, "mulaw": 7}
 
 def wav_bytes(pcm16le: bytes, sample_rate: int, encoding: str = "pcm16") -> bytes:
     """A mono WAV file of `pcm16le` (16-bit little-endian) stored as `encoding`."""
-    if (problem := format_problem(encoding, sample_rate, 20)) is not None:
-        raise ValueError(problem[1])
+    if (problem := file_problem(encoding, sample_rate)) is not None:
+        raise ValueError(problem)
     data = encode_pcm16(encoding, pcm16le)
     width = 2 if encoding == "pcm16" else 1
     samples = len(data) // width

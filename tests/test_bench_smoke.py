@@ -141,3 +141,28 @@ def test_loop_quick_run_writes_sane_json_and_a_plot(tmp_path: Path) -> None:
 
     assert (tmp_path / "loop.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "/healthz p50" in table(tmp_path)
+
+
+def test_tenants_figures_reach_the_table_and_the_plot(tmp_path: Path) -> None:
+    """The `tenants` JSON as the scenario writes it becomes a table row and a PNG."""
+    from bench.common import Options, write_result
+    from bench.plots import plot_tenants
+    from bench.texts import NOISY_SENTENCES
+
+    assert all(350 <= len(t) <= 390 for t in NOISY_SENTENCES)  # what the issue measured
+    run = {
+        "solo_ms": summary([0.1, 0.12], 1000),
+        "loaded_ms": summary([0.15, 0.19], 1000),
+        "ratio": summary([1.36, 1.73], 1, digits=2),
+        "ratio_p50": 1.55,
+        "ratio_max": 1.73,
+        "loaded_within_limit": "2/2",
+        "pieces_while_loaded": 40.0,
+        "samples": {"solo_ms": [100.0, 120.0], "loaded_ms": [150.0, 190.0], "ratios": [1.36, 1.73]},
+    }
+    data = {"noisy_sessions": 30, "limit_ratio": 2.0, "engines": {"sim, quantum default": run}}
+    path = write_result(Options(out=tmp_path), "tenants", data, started=0.0)
+    plot_tenants(data, path.with_suffix(".png"))
+    assert (tmp_path / "tenants.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    row = next(line for line in table(tmp_path).splitlines() if line.startswith("| tenants"))
+    assert "**1.55x** p50, 1.73x max (2/2 within 2x)" in row

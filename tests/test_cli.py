@@ -103,3 +103,56 @@ def test_examples_print_usage_without_arguments() -> None:
     )
     assert result.returncode == 1
     assert "usage:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_say_writes_the_readme_example_at_the_engine_rate(tmp_path) -> None:
+    # The README's first command: no --rate, no --encoding; the bundled voice speaks 22050 Hz.
+    import wave
+
+    out = tmp_path / "x.wav"
+    result = run("say", "Hi there.", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    with wave.open(str(out), "rb") as wav:
+        assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, 22050)
+        pcm = np.frombuffer(wav.readframes(wav.getnframes()), "<i2").astype(float)
+    assert 0.3 < len(pcm) / 22050 < 2.0
+    assert np.sqrt(np.mean(pcm**2)) > 300
+
+
+def test_serve_json_logs_carry_no_terminal_colour_codes() -> None:
+    # uvicorn attaches an ANSI-coloured `color_message` to its startup and shutdown lines
+    # only, so this runs the real server through both.
+    import json
+    import signal
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "serve", "--engine", "sim", "--port", str(port),
+         "--audiosocket-port", "0", "--log-format", "json"],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        # The port is bound before uvicorn starts: wait for an answer, not a connection.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    said = [line["msg"] for line in lines]
+    assert any(m.startswith("Started server process") for m in said), said
+    assert any(m.startswith("Finished server process") for m in said), said
+    assert not [line for line in lines if "color_message" in line]
+    assert "\x1b[" not in err

@@ -82,3 +82,40 @@ def torch_cuda() -> bool:
     from tts_core.cuda import cuda_available
 
     return cuda_available()
+
+
+def test_a_twilio_token_without_a_public_url_is_warned_about_at_start(caplog) -> None:
+    import logging
+
+    from gateway.app import create_app
+
+    caplog.set_level(logging.WARNING, logger="gateway.app")
+    create_app(Settings(engine="sim", twilio_auth_token="s3cret"))
+    create_app(Settings(engine="sim", twilio_auth_token="s3cret", public_url="wss://v.example"))
+    create_app(Settings(engine="sim"))
+    warned = [r.getMessage() for r in caplog.records if "unsafe configuration" in r.getMessage()]
+    assert len(warned) == 1  # only the first: the token without the URL it signs
+    assert "VOXGATE_PUBLIC_URL" in warned[0] and "Host header" in warned[0]
+
+
+def test_the_readme_settings_table_lists_every_setting_with_its_flag_and_default() -> None:
+    """The README table is what operators read: it must not drift from `Settings`."""
+    import re
+    from dataclasses import fields
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    row = re.compile(
+        r"^\| `VOXGATE_(?P<var>[A-Z0-9_]+)` \| `(?P<flag>--[a-z0-9-]+)` \| (?P<default>[^|]+) \|",
+        re.MULTILINE,
+    )
+    rows = {m["var"]: (m["flag"], m["default"]) for m in row.finditer(readme)}
+    expected = {f.name.upper(): f for f in fields(Settings)}
+    assert sorted(set(expected) - set(rows)) == []  # every setting is documented
+    assert sorted(set(rows) - set(expected)) == []  # and nothing that does not exist
+    for name, f in expected.items():
+        flag, default = rows[name]
+        assert flag == "--" + f.name.replace("_", "-"), name
+        if isinstance(f.default, int | float) and not isinstance(f.default, bool):
+            shown = default.strip().strip("`")
+            assert float(shown) == float(f.default), (name, shown, f.default)

@@ -38,6 +38,7 @@ from .engine import (
     resolve_by_voices,
 )
 from .normalize import NormalizeSettingError, normalize
+from .pieces import DEFAULT_PIECE_S, Quantum
 from .scheduler import DeadlineScheduler
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ class SpeechCore:
         fifo: bool = False,
         clock: Callable[[], float] = time.monotonic,
         watchdog_interval_s: float | None = None,
+        piece_s: float = DEFAULT_PIECE_S,
     ) -> None:
         self.engine = engine
         self.idle_unload_s = idle_unload_s
@@ -96,6 +98,7 @@ class SpeechCore:
         self._batched = self.concurrency > 1 and isinstance(engine, BatchedEngine)
         self._stepping = False  # the batched engine's loop is running on the worker
         self.scheduler = DeadlineScheduler(self.concurrency, fifo=fifo)
+        self.quantum = Quantum(piece_s, clock)  # under contention, long sentences go in pieces
         self.stats = CoreStats()
         self.last_error: str | None = None
         self._clock = clock
@@ -267,6 +270,10 @@ class SpeechCore:
         Leaving the iterator early abandons the sentence: a streaming engine
         stops at its next chunk, and the slot is released as soon as the engine
         thread returns.
+
+        While other requests hold or wait for the engine, a long sentence is
+        rendered in pieces, one `trip` each (`tts_core.pieces`), so nobody waits
+        behind one long render.
         """
         timing = timing if timing is not None else Timing()
         timing.asked = self._clock()
@@ -283,12 +290,35 @@ class SpeechCore:
                 yield chunk
             return
 
+        parts: list[np.ndarray] = []
+        pieces = self.quantum.render(
+            self, request, buffered_s=buffered_s, timing=timing, tenant=tenant
+        )
+        async with contextlib.aclosing(pieces):
+            async for chunk in pieces:
+                parts.append(chunk)
+                yield chunk
+        if parts and self.cache.enabled:
+            self.cache.put(key, np.concatenate(parts))
+
+    def contended(self) -> bool:
+        """Whether another request holds or waits for the engine right now."""
+        return self.scheduler.in_use >= self.scheduler.slots or self.scheduler.waiting > 0
+
+    async def trip(
+        self,
+        request: SynthesisRequest,
+        *,
+        deadline: float,
+        tenant: str,
+        cost: float,
+        timing: Timing,
+    ) -> AsyncIterator[np.ndarray]:
+        """One turn on the engine: wait for a slot by `deadline`, render `request` whole."""
         self._pending += 1
         try:
             await self.ensure_loaded()
-            await self.scheduler.acquire(
-                self.deadline(request.text, buffered_s), tenant, speech_units(request.text)
-            )
+            await self.scheduler.acquire(deadline, tenant, cost)
         except BaseException:
             self._pending -= 1
             raise
@@ -315,7 +345,13 @@ class SpeechCore:
             except BaseException as exc:
                 loop.call_soon_threadsafe(queue.put_nowait, exc)
 
+        released = False
+
         def finished(_: object) -> None:
+            nonlocal released
+            if released:
+                return
+            released = True
             self._pending -= 1
             self._last_used = self._clock()
             self.scheduler.release()
@@ -343,8 +379,11 @@ class SpeechCore:
         finally:
             if not complete:
                 abandon.set()
-        if parts and self.cache.enabled:
-            self.cache.put(key, np.concatenate(parts))
+        # The engine thread returns right after its last chunk: wait for it and give the slot
+        # back now (its done callback runs only later), so the slot is free before this
+        # request's next piece, or the caller's next sentence, asks for one.
+        await work
+        finished(work)
 
     # -- batched engines ---------------------------------------------------------
 

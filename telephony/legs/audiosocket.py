@@ -32,7 +32,7 @@ from telephony.audiosocket import (
     encode_hangup,
 )
 from telephony.legs.base import CallLeg, Clock, Sleep
-from telephony.media import MediaFormat
+from telephony.media import MediaFormat, carrier_problem
 
 __all__ = ["AudioSocketLeg"]
 
@@ -54,8 +54,8 @@ class AudioSocketLeg(CallLeg):
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        if sample_rate not in (8000, 16000):
-            raise ValueError(f"AudioSocket legs run at 8000 or 16000 Hz, got {sample_rate}")
+        if (problem := carrier_problem("audiosocket", "pcm16", sample_rate)) is not None:
+            raise ValueError(f"{problem}, not {sample_rate}")
         super().__init__(MediaFormat("pcm16", sample_rate, frame_ms), clock=clock, sleep=sleep)
         self._send_bytes = send_bytes
         self._on_audio = on_audio
@@ -71,6 +71,9 @@ class AudioSocketLeg(CallLeg):
         self._task: asyncio.Task[None] | None = None
         self.silence_frames = 0
         self.inbound_audio_bytes = 0
+        # When the caller's audio last arrived (the leg's clock); a call is "silent" when
+        # no audio comes, whatever else (DTMF, unknown kinds) still does.
+        self.last_audio_at = clock()
         self.error: BaseException | None = None
 
     # -- positions ---------------------------------------------------------------
@@ -198,6 +201,7 @@ class AudioSocketLeg(CallLeg):
         for msg in messages:
             if isinstance(msg, Audio):
                 self.inbound_audio_bytes += len(msg.pcm)
+                self.last_audio_at = self._clock()
                 if self._on_audio is not None:
                     self._on_audio(msg)
             elif isinstance(msg, Hangup | Error):

@@ -56,6 +56,7 @@ def serve(settings: Settings, engine: Engine | None = None, **core_kw) -> Iterat
         settings.audiosocket_port = free_port()
     core = None
     if engine is not None:
+        core_kw.setdefault("piece_s", settings.render_piece_ms / 1000)  # as the app does
         core = SpeechCore(
             engine,
             idle_unload_s=core_kw.pop("idle_unload_s", 0),

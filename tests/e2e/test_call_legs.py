@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 
 import numpy as np
@@ -199,3 +200,41 @@ async def test_audiosocket_call_paced_silence_speech_barge_in_dtmf_hangup(server
         assert got.of("call_ended")[0]["reason"] == "hangup"
         await ws.close()
     await wait_for(lambda: server.gateway.calls.get(peer.call_id) is None, 3)
+
+
+@pytest.mark.parametrize(
+    ("greeting", "spoken", "logged"),
+    [
+        pytest.param(
+            " ".join(f"Sentence number {n} is here." for n in ("one", "two", "three", "four")),
+            [f"Sentence number {n} is here." for n in ("one", "two", "three")],
+            "greeting cut to 88 characters and 3 sentences",
+            id="characters",
+        ),
+        pytest.param(
+            "One. Two. Three. Four. Five. Six.",
+            ["One.", "Two.", "Three.", "Four."],
+            "greeting cut to 33 characters and 4 sentences",
+            id="sentences",
+        ),
+    ],
+)
+async def test_a_greeting_is_cut_to_its_character_and_sentence_caps(
+    greeting, spoken, logged, caplog
+) -> None:
+    from .test_tenants import RecordingEngine
+
+    caplog.set_level(logging.WARNING, logger="gateway.twilio_ws")
+    engine = RecordingEngine(rtf=0.0)
+    settings = Settings(
+        engine="sim", audiosocket_port=0, max_greeting_chars=100, max_queued_sentences=4
+    )
+    with serve(settings, engine) as srv:
+        peer = TwilioPeer(f"{srv.ws}/twilio", params={"greeting": greeting})
+        async with peer:
+            # A mark follows each sentence; after the last one nothing else is queued.
+            await wait_for(lambda: len(peer.echoed) >= len(spoken), 20)
+            call = srv.gateway.calls.get(peer.call_sid)
+            assert call is not None and call.pipeline.idle
+            assert engine.order == spoken
+    assert logged in [r.getMessage() for r in caplog.records]

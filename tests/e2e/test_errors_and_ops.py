@@ -137,6 +137,22 @@ async def test_operations_endpoints(server) -> None:
     assert float(count.split()[-1]) >= 1
 
 
+def sample(metrics: str, name: str) -> float:
+    return next(float(ln.split()[-1]) for ln in metrics.splitlines() if ln.startswith(name + " "))
+
+
+async def test_cache_hits_are_a_counter_that_counts_each_hit(server) -> None:
+    # A counter (rate() works, it never goes down) and exact: one miss, then two hits.
+    async with httpx.AsyncClient(base_url=server.http) as http:
+        before = (await http.get("/metrics")).text
+        assert "# TYPE voxgate_cache_hits_total counter" in before
+        for _ in range(3):
+            await speak(server.ws, ["Only this module says the cache counter line."])
+        after = (await http.get("/metrics")).text
+    hits = sample(after, "voxgate_cache_hits_total") - sample(before, "voxgate_cache_hits_total")
+    assert hits == 2
+
+
 async def test_api_keys_guard_v1(piper_engine) -> None:
     with serve(Settings(audiosocket_port=0, api_keys="k1, k2"), piper_engine) as srv:
         async with httpx.AsyncClient(base_url=srv.http) as http:

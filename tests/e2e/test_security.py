@@ -3,9 +3,11 @@ operations endpoints apart, no internals in public answers, clean 4xx for odd in
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
+import struct
 
 import httpx
 import pytest
@@ -15,7 +17,9 @@ from gateway.config import Settings
 from gateway.logs import JsonFormatter, RedactSecrets
 
 from .client import collect, speak, url
+from .peers import AsteriskPeer, TwilioPeer
 from .server import free_port, serve
+from .test_call_legs import wait_for
 
 KEY = "k-Sup3rSecret-42"
 
@@ -176,3 +180,47 @@ async def test_client_text_is_clipped_in_errors_and_logs(keyed, caplog) -> None:
     assert event["code"] == "unknown_type" and len(event["message"]) < 500
     logged = [r.getMessage() for r in caplog.records if "unknown_type" in r.getMessage()]
     assert logged and all(len(m) < 600 for m in logged)
+
+
+@pytest.fixture(scope="module")
+def carriers():
+    from tts_core.sim_engine import SimulatedEngine
+
+    with serve(Settings(engine="sim", audiosocket_port=1), SimulatedEngine()) as running:
+        yield running
+
+
+def carrier_lines(caplog, *loggers: str) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name in loggers]
+
+
+async def test_carrier_garbage_is_clipped_in_logs(carriers, caplog) -> None:
+    """What Twilio or Asterisk peers send is as untrusted as client text: at most a few
+    hundred characters of it reach a log line, however much was sent."""
+    caplog.set_level(logging.INFO)
+    huge = "Q" * 20_000
+    peer = TwilioPeer(f"{carriers.ws}/twilio", call_sid="CA" + "7" * 32)
+    async with peer:
+        await peer.ws.send(json.dumps({"event": huge, "streamSid": peer.stream_sid}))
+        await peer.ws.send(
+            json.dumps({"event": "dtmf", "streamSid": peer.stream_sid, "dtmf": {"digit": huge}})
+        )
+        await peer.ws.send(json.dumps({"event": "mark", "streamSid": peer.stream_sid,
+                                       "mark": {"name": huge}}))  # fmt: skip
+        twilio = lambda: [m for m in carrier_lines(caplog, "gateway.twilio_ws") if "Q" * 50 in m]  # noqa: E731
+        await wait_for(lambda: len(twilio()) >= 2)
+    # An AudioSocket peer whose first message is 60 KB of "audio" instead of its UUID, and
+    # a live call that sends a 60 KB DTMF payload.
+    reader, writer = await asyncio.open_connection("127.0.0.1", carriers.audiosocket_port)
+    writer.write(b"\x10" + struct.pack(">H", 60_000) + b"Q" * 60_000)
+    await writer.drain()
+    assert await asyncio.wait_for(reader.read(), 5) == b""  # refused
+    writer.close()
+    async with AsteriskPeer(carriers.audiosocket_port) as asterisk:
+        await asterisk.send(b"\x03" + struct.pack(">H", 60_000) + b"Q" * 60_000)
+        audiosocket = lambda: carrier_lines(caplog, "gateway.audiosocket_server")  # noqa: E731
+        await wait_for(lambda: any("protocol error" in m for m in audiosocket()))
+    rejected = [m for m in audiosocket() if "rejected" in m or "protocol error" in m]
+    assert len(rejected) >= 2, audiosocket()
+    for line in twilio() + rejected:
+        assert len(line) < 600, len(line)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -55,11 +56,8 @@ async def test_a_tenant_is_capped_in_sessions_without_touching_another() -> None
         async with websockets.connect(url(srv.ws, token="quiet")) as b1:
             assert (await ready_of(b1))["type"] == "ready"  # the other tenant is not affected
         await a1.close()
-        # The client's close completes before the server has left the session.
-        for _ in range(500):
-            if srv.gateway.tenants.sessions(tenant_label("noisy")) < 2:
-                break
-            await asyncio.sleep(0.01)
+        # The client's close returns before the server has counted the session out.
+        await until(lambda: len(srv.gateway.sessions) == 1)  # a2 alone
         async with websockets.connect(url(srv.ws, token="noisy")) as again:
             assert (await ready_of(again))["type"] == "ready"  # a freed place is usable
         await a2.close()
@@ -117,9 +115,179 @@ async def test_a_noisy_tenant_cannot_starve_a_quiet_one() -> None:
             await quiet.send(json.dumps({"type": "text", "text": "Quiet caller here. "}))
             await quiet.send(json.dumps({"type": "flush"}))
             await collect(quiet, until="flushed", limit_s=30)
-        position = engine.order.index("Quiet caller here.")
+        # Under contention the quiet sentence may itself be rendered in pieces.
+        position = next(i for i, t in enumerate(engine.order) if t.startswith("Quiet"))
         # Earliest-deadline alone would serve it after the 40 noisy sentences already waiting;
-        # shared by tenant it goes right after the sentence rendering when it arrived.
+        # shared by tenant it goes right after the piece rendering when it arrived.
         assert position <= served_before + 1, (position, served_before)
         for ws in noisy:
             await ws.close()
+
+
+class GatedEngine(SimulatedEngine):
+    """The sim engine held at its first sentence until the test opens the gate.
+
+    Nothing drains while it is closed, so what each session has queued is
+    exactly what the gateway accepted: no race with the engine.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+
+    def synthesize(self, request: SynthesisRequest) -> Iterator[np.ndarray]:
+        self.entered.set()
+        self.gate.wait(30)
+        return super().synthesize(request)
+
+
+async def until(predicate, limit_s: float = 10.0) -> None:
+    """Wait for a condition the server reaches on its own (a cause, not a sleep)."""
+    deadline = asyncio.get_running_loop().time() + limit_s
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached"
+        await asyncio.sleep(0.01)
+
+
+async def reply_to(ws, message: dict) -> dict | None:
+    """Send `message`; the error it caused, or None when none came within a short wait."""
+    await ws.send(json.dumps(message))
+    try:
+        while True:
+            msg = await asyncio.wait_for(ws.recv(), 0.5)
+            if isinstance(msg, str) and json.loads(msg).get("type") == "error":
+                return json.loads(msg)
+    except TimeoutError:
+        return None
+
+
+async def test_two_sessions_of_a_tenant_cannot_both_count_on_its_last_place() -> None:
+    # Each session's pending tail holds a place of the tenant's limit from the moment its
+    # text arrives; before, both tails counted on the same last place and the second
+    # flush queued one sentence past the tenant's limit.
+    engine = GatedEngine()
+    settings = Settings(
+        engine="sim",
+        audiosocket_port=0,
+        api_keys="noisy",
+        tenant_max_queued_sentences=3,
+        sentence_wait_s=60,
+    )
+    with serve(settings, engine) as srv:
+        gw = srv.gateway
+
+        def tenant_queued() -> int:
+            return sum(s.pipeline.queued for s in gw.sessions)  # one tenant on this server
+
+        a = await websockets.connect(url(srv.ws, token="noisy"))
+        b = await websockets.connect(url(srv.ws, token="noisy"))
+        await a.recv()
+        await b.recv()
+        try:
+            assert await reply_to(a, {"type": "text", "text": "Alpha zero. Alpha"}) is None
+            await until(engine.entered.is_set)  # "Alpha zero." holds the engine
+            assert await reply_to(b, {"type": "text", "text": "Bravo zero. Bravo"}) is None
+            await until(lambda: gw.core.scheduler.waiting == 1)  # "Bravo zero." waits for it
+            # Two tails hold two places; one is left, and this message needs two.
+            refused = await reply_to(a, {"type": "text", "text": " one. Alpha two. Alpha"})
+            assert refused is not None and refused["code"] == "queue_full"
+            assert await reply_to(b, {"type": "text", "text": " one"}) is None
+            for ws in (a, b):
+                assert await reply_to(ws, {"type": "flush"}) is None
+                assert tenant_queued() <= 3
+            items = [i for s in gw.sessions for i in s.pipeline._items]
+            waiting = sorted(i.text for i in items if hasattr(i, "text"))  # not the flushes
+            assert waiting == ["Alpha", "Bravo one"]  # both tails queued, nothing lost
+        finally:
+            engine.gate.set()
+            await a.close()
+            await b.close()
+
+
+class Grants:
+    """Every request for the engine and every grant of it, in order, from the server's loop."""
+
+    def __init__(self, scheduler) -> None:
+        self.events: list[tuple[str, str, float]] = []  # ("ask" | "grant", tenant, time)
+        acquire, charge = scheduler.acquire, scheduler._charge
+
+        async def asked(deadline, tenant="", cost=1.0):
+            self.events.append(("ask", tenant, time.monotonic()))
+            await acquire(deadline, tenant, cost)
+
+        def granted(tenant, cost):
+            self.events.append(("grant", tenant, time.monotonic()))
+            charge(tenant, cost)
+
+        scheduler.acquire, scheduler._charge = asked, granted
+
+    def first(self, kind: str, tenant: str) -> int:
+        return next(i for i, e in enumerate(self.events) if e[:2] == (kind, tenant))
+
+
+def tokens_of(n: int) -> list[str]:
+    """Words only session n says (letters only, so each is one speech unit)."""
+    return [f"{'abcdefghij'[n]}{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(40)]
+
+
+async def test_the_quiet_tenant_is_served_before_the_noisy_tenants_remaining_pieces() -> None:
+    """With the render quantum, a noisy tenant's long sentences go in pieces while others
+    wait, and a quiet tenant's caller is served after the piece in progress, not after the
+    rest of the sentence (the engine itself cannot be interrupted)."""
+    rtf = 0.1
+    engine = RecordingEngine(rtf=rtf)
+    settings = Settings(engine="sim", audiosocket_port=0, api_keys="noisy,quiet", lead_ms=60_000)
+    with serve(settings, engine) as srv:
+        core = srv.gateway.core
+        grants = Grants(core.scheduler)
+        sentences = {n: " ".join(tokens_of(n)) + "." for n in range(10)}  # 160 characters
+        noisy = []
+        for text in sentences.values():
+            ws = await websockets.connect(url(srv.ws, token="noisy", normalize="off"))
+            await ws.recv()
+            await ws.send(json.dumps({"type": "text", "text": text}))
+            await ws.send(json.dumps({"type": "flush"}))
+            noisy.append(ws)
+        await until(lambda: core.quantum.pieces >= 12, 30)  # the rotation is under way
+        async with websockets.connect(url(srv.ws, token="quiet")) as quiet:
+            await quiet.recv()
+            await quiet.send(json.dumps({"type": "text", "text": "Quiet caller here."}))
+            await quiet.send(json.dumps({"type": "flush"}))
+            await collect(quiet, until="sentence", limit_s=30)
+
+            def noisy_after_quiet() -> int:
+                order = list(engine.order)
+                at = next(i for i, t in enumerate(order) if t.startswith("Quiet"))
+                return sum(1 for t in order[at + 1 :] if not t.startswith("Quiet"))
+
+            await until(lambda: noisy_after_quiet() >= 10, 30)
+        events, order = list(grants.events), list(engine.order)
+        for ws in noisy:
+            await ws.close()
+
+    q, noisy_tenant = tenant_label("quiet"), tenant_label("noisy")
+    ask = grants.first("ask", q)
+    # The first grant after the quiet caller asked was its own: nothing of the noisy
+    # tenant's 10 waiting sessions went before it.
+    assert next(e for e in events[ask:] if e[0] == "grant")[1] == q
+    waited = events[grants.first("grant", q)][2] - events[ask][2]
+
+    def owner(piece: str) -> int | None:
+        return next((n for n, t in sentences.items() if piece in t), None)
+
+    quiet_at = next(i for i, t in enumerate(order) if t.startswith("Quiet"))
+    before = {owner(t) for t in order[:quiet_at]} - {None}
+    after = {owner(t) for t in order[quiet_at + 1 :]} - {None}
+    # Noisy sentences begun before it were still unfinished: their remaining pieces came after.
+    assert before & after, (order[:quiet_at], order[quiet_at + 1 :])
+    # Each noisy render was a piece, a small part of its sentence (but the very first:
+    # it found the engine free and nobody waiting, so it went whole) ...
+    pieces = [t for t in order if owner(t) is not None]
+    assert pieces[0] == sentences[owner(pieces[0])]
+    assert max(len(t) for t in pieces[1:]) < len(sentences[0]) / 4
+    # ... so the wait was a fraction of one whole noisy sentence's render (the sim engine
+    # sleeps exactly RTF x duration, which is what it waited for before the quantum).
+    whole_s = SimulatedEngine.duration_s(sentences[0]) * rtf
+    assert waited < whole_s / 4, (waited, whole_s)
+    assert noisy_tenant in {e[1] for e in events[grants.first("grant", q) :] if e[0] == "grant"}

@@ -32,7 +32,8 @@ import websockets
 from gateway.protocol import SpeakSettings
 from telephony.media import MediaFormat, UtteranceEncoder
 from tests.e2e.client import url as speak_url
-from tests.e2e.server import Running, serve
+from tests.e2e.server import Running
+from tests.e2e.server import serve as _serve
 
 __all__ = ["Running", "serve", "speak_url"]  # re-exported for the robust test modules
 from tts_core import SpeechCore, SynthesisRequest
@@ -65,6 +66,19 @@ KNOWN_ERROR_CODES = frozenset(
         "tenant_over_capacity",
     }
 )
+
+
+def serve(settings: Any, engine: Any = None, **core_kw: Any) -> Any:
+    """`tests.e2e.server.serve` with the render quantum off (sentences always whole).
+
+    This suite checks every frame against the bytes a sentence must produce,
+    and under contention the speech core would render long sentences in pieces,
+    whose joined audio is not the whole sentence's (`tts_core.pieces`;
+    `tests/test_pieces.py` and `tests/e2e/test_tenants.py` cover that path).
+    """
+    settings.render_piece_ms = 0
+    return _serve(settings, engine, **core_kw)
+
 
 # -- figures for the issue note ---------------------------------------------------
 

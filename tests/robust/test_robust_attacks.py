@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import socket
 import uuid
 from collections import Counter
@@ -20,6 +21,7 @@ import pytest
 import websockets
 from robust_support import (
     Transcript,
+    as_message,
     as_uuid,
     bystander,
     expected_frames,
@@ -43,6 +45,7 @@ from robust_support import (
 from test_robust_carriers import SLIN8, AsteriskPeer, TwilioPeer
 
 from gateway.config import Settings
+from telephony.audiosocket import Kind
 from tts_core.sim_engine import SimulatedEngine
 
 
@@ -163,8 +166,17 @@ async def test_greeting_overflow_leaves_no_dead_call(sim_server, connections) ->
                     await asyncio.wait_for(tws.recv(), 10)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1000
 
-    for start in range(0, connections, 30):
-        await asyncio.gather(*(one(n) for n in range(start, min(connections, start + 30))))
+    async def attack() -> None:
+        for start in range(0, connections, 30):
+            await asyncio.gather(*(one(n) for n in range(start, min(connections, start + 30))))
+
+    # A clean session speaks while the greetings flood in: byte-exact, no error.
+    attacking = asyncio.create_task(attack())
+    frames = 0
+    while not attacking.done():
+        frames += await bystander(base)
+    await attacking
+    assert frames > 0
     tally(inputs_tried=connections, bad_inputs=connections, sessions=connections)
     await quiesced(sim_server)
     assert sim_server.gateway.calls.all() == []
@@ -333,7 +345,12 @@ async def test_a_slowloris_that_keeps_sending_is_closed_too(guarded_server) -> N
     assert await asyncio.to_thread(drip)
 
 
-async def test_silent_carrier_sockets_are_closed(guarded_server) -> None:
+def _no_call_lines(caplog: Any) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "without a call" in r.getMessage()]
+
+
+async def test_silent_carrier_sockets_are_closed(guarded_server, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="gateway.twilio_ws")
     base, port = guarded_server.ws, guarded_server.audiosocket_port
     # A /twilio socket that never sends `start`.
     async with websockets.connect(f"{base}/twilio") as tws:
@@ -341,6 +358,14 @@ async def test_silent_carrier_sockets_are_closed(guarded_server) -> None:
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await asyncio.wait_for(tws.recv(), 5)
     assert closed.value.rcvd.code == 1008 and closed.value.rcvd.reason == "no start"
+    # And one that leaves before it: both say why in the log.
+    async with websockets.connect(f"{base}/twilio") as tws:
+        await tws.send(twilio_msg("connected", None))
+    await wait_until(lambda: len(_no_call_lines(caplog)) >= 2, 5)
+    assert sorted(_no_call_lines(caplog)) == [
+        "twilio socket closed without a call: closed before start",
+        "twilio socket closed without a call: no start in time",
+    ]
     # An AudioSocket call that sends its UUID and then nothing: hung up.
     call_id = uuid.uuid4()
     peer = await audiosocket_call(port, call_id)
@@ -350,6 +375,34 @@ async def test_silent_carrier_sockets_are_closed(guarded_server) -> None:
     assert end.of("call_ended")[0]["reason"] == "idle_timeout"
     await asyncio.wait_for(peer.eof.wait(), 5)
     assert peer.hangup
+    await quiesced(guarded_server)
+
+
+async def test_an_audiosocket_call_that_sends_only_dtmf_is_hung_up(guarded_server) -> None:
+    # "No audio" is the rule, not "nothing": a fake peer sending a DTMF every 100 ms (five
+    # within the 0.5 s limit) must not keep a call slot. (Calls that send audio stay up:
+    # every other AudioSocket test.)
+    base, port = guarded_server.ws, guarded_server.audiosocket_port
+    keypad = uuid.uuid4()
+    peer = await audiosocket_call(port, keypad)
+    app, _ = await attach(base, call=str(keypad))
+
+    async def press() -> None:
+        while not peer.eof.is_set():
+            with contextlib.suppress(ConnectionError):
+                await peer.send(as_message(Kind.DTMF, b"5"))
+            await asyncio.sleep(0.1)
+
+    presser = asyncio.create_task(press())
+    try:
+        async with app:
+            end = await record(app, Transcript(), until="call_ended", limit_s=5)
+        assert end.of("call_ended")[0]["reason"] == "idle_timeout"
+        assert len(end.of("dtmf")) >= 2  # its DTMF arrived all along: it was not "nothing"
+        await asyncio.wait_for(peer.eof.wait(), 5)
+        assert peer.hangup
+    finally:
+        presser.cancel()
     await quiesced(guarded_server)
 
 

@@ -11,6 +11,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import logging
 import os
 import socket
 import struct
@@ -51,13 +52,18 @@ from telephony.audiosocket import Audio, AudioSocketParser, Hangup
 from tts_core import EngineError, EngineUnavailable, SynthesisRequest
 from tts_core.sim_engine import SimulatedEngine
 
+SECRET_PATH = "/srv/voxgate/voices/private-voice.onnx"
+
 
 class CrashingEngine(SimulatedEngine):
-    """Sim engine that fails like a buggy backend: BOOM is an EngineError, CRASH is not."""
+    """Sim engine that fails like a buggy backend: BOOM is an EngineError, CRASH is not,
+    GONE is a voice that cannot load (its message names a server path)."""
 
     def synthesize(self, request: SynthesisRequest) -> Iterator[Any]:
         if "CRASH" in request.text:
-            raise RuntimeError("backend crashed on this input")
+            raise RuntimeError(f"backend crashed reading {SECRET_PATH}")
+        if "GONE" in request.text:
+            raise EngineUnavailable(f"cannot load Piper voice {SECRET_PATH}: bad header")
         yield from super().synthesize(request)
 
 
@@ -100,8 +106,14 @@ def crash_server() -> Iterator[Any]:
         yield r
 
 
-@pytest.mark.parametrize("marker", ["BOOM", "CRASH"])
-async def test_engine_failure_on_one_sentence_spares_the_rest(crash_server, marker) -> None:
+@pytest.mark.parametrize(
+    ("marker", "code"),
+    [("BOOM", "engine_error"), ("CRASH", "engine_error"), ("GONE", "engine_unavailable")],
+)
+async def test_engine_failure_on_one_sentence_spares_the_rest(
+    crash_server, marker, code, caplog
+) -> None:
+    caplog.set_level(logging.WARNING, logger="gateway.pipeline")
     texts = ["Before the fault.", f"This {marker} sentence fails.", "After the fault."]
 
     async def faulty() -> Transcript:
@@ -115,7 +127,18 @@ async def test_engine_failure_on_one_sentence_spares_the_rest(crash_server, mark
     got, _ = await asyncio.gather(faulty(), bystander(crash_server.ws))
     tally(faults_injected=1)
     errors = got.of("error")
-    assert [(e["code"], e["index"]) for e in errors] == [("engine_error", 1)], got.events
+    assert [(e["code"], e["index"]) for e in errors] == [(code, 1)], got.events
+    # The engine's own words (paths, exception reprs, the sentence) stay in the log.
+    public = errors[0]["message"]
+    for internal in (SECRET_PATH, "RuntimeError", "simulated failure", marker):
+        assert internal not in public, public
+    assert public in {
+        "this sentence could not be synthesized; it was skipped",
+        "the speech engine is not available; try again later",
+    }
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "sentence 1 failed" in logged
+    assert (SECRET_PATH if marker != "BOOM" else "simulated failure") in logged
     check_spoken(got, [texts[0], texts[2]], speed=2.0)
     assert got.events[-1]["type"] == "done"
     await quiesced(crash_server)

@@ -119,3 +119,28 @@ def test_empty_utterance_produces_no_frames() -> None:
     enc = UtteranceEncoder(24000, MediaFormat())
     assert enc.feed(np.zeros(0, dtype=np.int16)) == []
     assert enc.finish() == []
+
+
+def test_carrier_and_file_rules_come_from_one_table() -> None:
+    from telephony.legs.audiosocket import AudioSocketLeg
+    from telephony.media import CARRIER_MEDIA, carrier_problem, file_problem
+
+    assert carrier_problem("twilio", "mulaw", 8000) is None
+    assert carrier_problem("twilio", "pcm16", 8000) == "format twilio carries mulaw at 8000 Hz"
+    assert carrier_problem("audiosocket", "pcm16", 16000) is None
+    assert "8000 or 16000" in str(carrier_problem("audiosocket", "pcm16", 24000))
+    # The AudioSocket leg refuses exactly what the table refuses.
+    for rate in (8000, 16000, 24000):
+
+        async def send(_: bytes) -> None:
+            return None
+
+        allowed = rate in CARRIER_MEDIA["audiosocket"][1]
+        if allowed:
+            assert AudioSocketLeg(send, rate).fmt.sample_rate == rate
+        else:
+            with pytest.raises(ValueError, match="8000 or 16000"):
+                AudioSocketLeg(send, rate)
+    assert file_problem("pcm16", 22050) is None
+    assert file_problem("mulaw", 8000) is None
+    assert file_problem("alaw", 16000) == "alaw is stored at 8000 Hz, not 16000"

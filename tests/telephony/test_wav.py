@@ -56,3 +56,12 @@ def test_pcm_wav_is_what_the_wave_module_reads() -> None:
 def test_g711_is_only_written_at_8000_hz() -> None:
     with pytest.raises(ValueError, match="8000"):
         wav_bytes(tone(), 16000, "mulaw")
+
+
+def test_pcm_wav_keeps_the_engine_rate() -> None:
+    # `voxgate say "Hi there." -o x.wav` writes the bundled voice's own 22050 Hz: a file is
+    # not a wire, so the wire's 8/16/24 kHz rule must not refuse it.
+    pcm = tone(2205)
+    with wave.open(BytesIO(wav_bytes(pcm, 22050)), "rb") as wav:
+        assert (wav.getsampwidth(), wav.getframerate()) == (2, 22050)
+        assert wav.readframes(wav.getnframes()) == pcm
