@@ -46,6 +46,8 @@ Bounded work (a session's text must never stall the event loop):
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -441,6 +443,11 @@ class SentenceSegmenter:
             return self._pysbd.segment(text)
         except Exception:  # a pysbd bug on odd input must not end the session
             return [text]
+        finally:
+            if threading.current_thread() is not threading.main_thread():
+                # On the segmentation worker: hand the GIL to the event loop between
+                # pysbd calls rather than only when the interpreter's 5 ms timer asks.
+                time.sleep(0)
 
     def _boundaries(self, text: str, segments: list[str]) -> list[int]:
         """Map pysbd's segments back onto ``text`` (all but the last segment).
