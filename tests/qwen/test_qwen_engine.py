@@ -434,3 +434,19 @@ def test_max_frames_caps_every_sentence_below_its_budget(
     monkeypatch.setattr(engine, "max_frames", 4)
     audio = np.concatenate(speak(engine, "A sentence that would run for forty frames."))
     assert audio.size == 4 * SAMPLES_PER_FRAME  # random weights never end early
+
+
+def test_a_cpu_decode_loop_runs_one_intra_op_thread(tiny_qwen_dir: Path) -> None:
+    """Extra OpenMP workers spin and starve the event loop on a small host (engine.py)."""
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        engine = QwenEngine(str(tiny_qwen_dir), device="cpu", slots=2)
+        engine.load()
+        assert torch.get_num_threads() == 1
+        engine.unload()
+        torch.set_num_threads(2)
+        QwenEngine(str(tiny_qwen_dir), device="cpu", slots=2, cpu_threads=None).load()
+        assert torch.get_num_threads() == 2  # None leaves torch's choice alone
+    finally:
+        torch.set_num_threads(before)
