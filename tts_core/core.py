@@ -301,6 +301,18 @@ class SpeechCore:
         if parts and self.cache.enabled:
             self.cache.put(key, np.concatenate(parts))
 
+    async def _admit(self, deadline: float, tenant: str, cost: float, timing: Timing) -> None:
+        """Count the request as pending (nothing unloads while it waits), load the
+        engine if needed and wait for a place; on any failure it stops counting."""
+        self._pending += 1
+        try:
+            await self.ensure_loaded()
+            await self.scheduler.acquire(deadline, tenant, cost)
+        except BaseException:
+            self._pending -= 1
+            raise
+        timing.started = self._clock()
+
     def contended(self) -> bool:
         """Whether another request holds or waits for the engine right now."""
         return self.scheduler.in_use >= self.scheduler.slots or self.scheduler.waiting > 0
@@ -315,14 +327,7 @@ class SpeechCore:
         timing: Timing,
     ) -> AsyncIterator[np.ndarray]:
         """One turn on the engine: wait for a slot by `deadline`, render `request` whole."""
-        self._pending += 1
-        try:
-            await self.ensure_loaded()
-            await self.scheduler.acquire(deadline, tenant, cost)
-        except BaseException:
-            self._pending -= 1
-            raise
-        timing.started = self._clock()
+        await self._admit(deadline, tenant, cost, timing)
 
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[object] = asyncio.Queue()
@@ -429,16 +434,8 @@ class SpeechCore:
         """
         engine = self.engine
         assert isinstance(engine, BatchedEngine)
-        self._pending += 1
-        try:
-            await self.ensure_loaded()
-            await self.scheduler.acquire(
-                self.deadline(request.text, buffered_s), tenant, speech_units(request.text)
-            )
-        except BaseException:
-            self._pending -= 1
-            raise
-        timing.started = self._clock()
+        deadline = self.deadline(request.text, buffered_s)
+        await self._admit(deadline, tenant, speech_units(request.text), timing)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[object] = asyncio.Queue()
         released = False
