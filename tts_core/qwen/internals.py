@@ -239,14 +239,9 @@ class QwenModel:
 
     def talker_forward(self, hidden: Any, positions: Any, cache: Any, mask: Any) -> Any:
         """Run the talker's decoder layers; `positions` [B, T]; returns normed states."""
-        pos3 = positions[None].expand(3, -1, -1)
-        rope = self.talker.model.rotary_emb(hidden, pos3)
-        for layer in self.talker.model.layers:
-            hidden = layer(
-                hidden, attention_mask=mask, past_key_values=cache, use_cache=True,
-                cache_position=positions[0], position_embeddings=rope,
-            )[0]  # fmt: skip
-        return self.talker.model.norm(hidden)
+        stack = self.talker.model
+        rope = stack.rotary_emb(hidden, positions[None].expand(3, -1, -1))
+        return _run_layers(stack, hidden, positions, rope, cache, mask)
 
     def codec_logits(self, hidden: Any) -> Any:
         """Codebook-0 logits [B, vocab] in float32 from the last states [B, hidden]."""
@@ -258,13 +253,9 @@ class QwenModel:
         """Code predictor layers over talker-sized inputs [B, T, hidden]; all rows share
         positions, so no mask is needed (sdpa is causal for T > 1)."""
         hidden = self.predictor.small_to_mtp_projection(inputs)
-        rope = self.predictor.model.rotary_emb(hidden, positions)
-        for layer in self.predictor.model.layers:
-            hidden = layer(
-                hidden, attention_mask=None, past_key_values=cache, use_cache=True,
-                cache_position=positions[0], position_embeddings=rope,
-            )[0]  # fmt: skip
-        return self.predictor.model.norm(hidden)
+        stack = self.predictor.model
+        rope = stack.rotary_emb(hidden, positions)
+        return _run_layers(stack, hidden, positions, rope, cache, None)
 
     def predictor_logits(self, hidden: Any, group: int) -> Any:
         """Logits for code group `group + 1` (lm_head[group]) in float32."""
@@ -348,3 +339,13 @@ class QwenModel:
     def generation_defaults(self) -> dict[str, Any]:
         """The checkpoint's generate_config.json, as `generate_custom_voice` merges it."""
         return dict(getattr(self.tts, "generate_defaults", None) or {})
+
+
+def _run_layers(stack: Any, hidden: Any, positions: Any, rope: Any, cache: Any, mask: Any) -> Any:
+    """A decoder stack's own layers and final norm, against our cache and mask."""
+    for layer in stack.layers:
+        hidden = layer(
+            hidden, attention_mask=mask, past_key_values=cache, use_cache=True,
+            cache_position=positions[0], position_embeddings=rope,
+        )[0]  # fmt: skip
+    return stack.norm(hidden)
