@@ -236,9 +236,12 @@ class SpeechCore:
         return self._key(self.speakable(request))
 
     def _key(self, request: SynthesisRequest) -> CacheKey:
+        # Instructions change the audio (engines that take them), so they are part of it.
+        instruct = request.extra.get("instruct")
+        voice = request.voice or ""
         return CacheKey(
             self.engine.name,
-            request.voice or "",
+            f"{voice}\x1f{instruct}" if instruct else voice,
             (request.language or "").lower(),
             request.speed,
             request.text,
