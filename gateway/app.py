@@ -33,6 +33,7 @@ from .auth import (
 )
 from .calls import CallRegistry
 from .config import Settings
+from .dialects import routes as dialect_routes
 from .metrics import Metrics
 from .protocol import ProtocolError, SpeakSettings, parse_settings
 from .segment_worker import SegmentationWorker
@@ -330,6 +331,7 @@ def create_app(
         Route("/v1/voices", voices),
         WebSocketRoute("/v1/speak", speak),
         WebSocketRoute("/twilio", twilio_endpoint),
+        *dialect_routes(),
     ]
     if STATIC_DIR.is_dir():
         routes.append(Mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static"))
