@@ -19,6 +19,7 @@ Sans-I/O: bytes in, bytes out; nothing here knows about HTTP.
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -168,9 +169,13 @@ class AvEncoder:
         return self._sink.take()
 
 
-def make_container_encoder(name: str, sample_rate: int, *, width: int = 2) -> ContainerEncoder:
+def make_container_encoder(
+    name: str, sample_rate: int, *, width: int = 2, bit_rate: int | None = None
+) -> ContainerEncoder:
     """An encoder for response format `name` (a key of `CONTAINERS`) at `sample_rate`."""
     container = CONTAINERS[name]
+    if bit_rate is not None:
+        container = dataclasses.replace(container, bit_rate=bit_rate)
     if name == "pcm":
         return RawEncoder()
     if name == "wav":

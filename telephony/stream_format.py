@@ -22,7 +22,7 @@ from telephony.media import MediaFormat, format_problem
 __all__ = ["STREAM_RATES", "StreamFormat", "stream_format_problem"]
 
 #: pcm16 rates a speech API may ask for, besides the carrier ones.
-STREAM_RATES = (8000, 16000, 22050, 24000, 44100, 48000)
+STREAM_RATES = (8000, 16000, 22050, 24000, 32000, 44100, 48000)
 
 
 def stream_format_problem(

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from . import openai
+from . import deepgram, elevenlabs, openai
 
-DIALECTS = (openai,)
+DIALECTS = (openai, elevenlabs, deepgram)
 
 
 def routes() -> list[BaseRoute]:

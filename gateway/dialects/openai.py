@@ -299,7 +299,7 @@ async def _answer(gw: Gateway, req: SpeechRequest, resolved: Any, tenant: str,
         gw, resolved, wire, deliver=deliver, emit=on_event, tenant=tenant,
         normalize=req.normalize, extra=extra, log_extra=log_extra,
     )  # fmt: skip
-    admission.stream = stream
+    admission.streams.append(stream)
 
     async def produce() -> None:
         try:

@@ -121,7 +121,7 @@ class Admission:
         self.tenant = tenant
         self.id = uuid.uuid4().hex[:12]
         self.end_reason = "disconnected"
-        self.stream: SpeechStream | None = None
+        self.streams: list[SpeechStream] = []  # one per context (ElevenLabs multi-stream)
         self._on_shutdown = on_shutdown
         self._admitted = False
 
@@ -130,7 +130,7 @@ class Admission:
         gw = self.gw
         if len(gw.sessions) >= gw.settings.max_sessions:
             return "over_capacity"
-        queued = lambda: self.stream.queued if self.stream else 0  # noqa: E731
+        queued = lambda: sum(s.queued for s in self.streams)  # noqa: E731
         if not gw.tenants.admit(self.tenant, id(self), queued):
             return "tenant_over_capacity"
         gw.sessions.add(self)  # type: ignore[arg-type]
