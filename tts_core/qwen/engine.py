@@ -15,11 +15,13 @@ from __future__ import annotations
 import gc
 import importlib
 import importlib.util
+import json
 import logging
 import queue
 import random
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,6 +31,7 @@ from tts_core.cuda import cuda_available, enable_tf32, release_cuda_memory
 from tts_core.engine import (
     EngineError,
     EngineUnavailable,
+    InvalidRequest,
     Resolved,
     Sink,
     StreamEnd,
@@ -37,6 +40,7 @@ from tts_core.engine import (
     float_to_int16,
 )
 
+from .clones import BaseCatalogue, ClonedVoice, CloneStore, new_voice, reference_digest
 from .streaming import ChunkPolicy
 from .voices import Catalogue
 
@@ -78,6 +82,7 @@ class QwenEngine:
         max_prefills: int = 4,
         cuda_graphs: bool | None = None,
         max_frames: int | None = None,
+        voices_dir: str | None = None,
     ) -> None:
         """`device`, `dtype` and `attn_implementation` default to the best the host
         offers (resolved at `load()`); `seed` makes every sentence reproducible, which
@@ -91,7 +96,8 @@ class QwenEngine:
         every `chunk_frames`, each decoded with `context_frames` of left context.
         `max_frames` caps any sentence's codec frames below its adaptive budget (a hard
         ceiling for operators; benchmarks of random weights, which never end, use it
-        to fix each request's length)."""
+        to fix each request's length). `voices_dir` keeps a Base checkpoint's cloned
+        voices across restarts (clones.py)."""
         if runtime not in RUNTIMES:
             raise ValueError(f"runtime must be one of {RUNTIMES}, not {runtime!r}")
         if dtype is not None and dtype.lower() not in DTYPES:
@@ -122,7 +128,10 @@ class QwenEngine:
         self._torch: Any = None
         self._runtime: Any = None
         self._graphed = False
-        self._catalogue: Catalogue | None = None
+        self._catalogue: Catalogue | BaseCatalogue | None = None
+        self.voices_dir = voices_dir
+        self._clones: CloneStore | None = None
+        self.kind: str | None = None  # custom_voice or base, once known
         self._sample_rate = SAMPLE_RATE
         self.resolved: dict[str, Any] = {}
 
@@ -181,12 +190,17 @@ class QwenEngine:
             raise EngineUnavailable(
                 f"could not load Qwen3-TTS model {self.model_id!r} on {device}: {exc}"
             ) from exc
-        if getattr(tts.model, "tts_model_type", None) != "custom_voice" or not speakers:
+        kind = getattr(tts.model, "tts_model_type", None)
+        if not ((kind == "custom_voice" and speakers) or kind == "base"):
             raise EngineUnavailable(
-                f"{self.model_id!r} is not a Qwen3-TTS CustomVoice model "
-                "(the qwen engine speaks with the model's named speakers)"
+                f"{self.model_id!r} is not a Qwen3-TTS CustomVoice or Base model "
+                "(the qwen engine speaks named speakers or cloned voices)"
             )
-        if self._default_speaker and self._default_speaker not in speakers:
+        if (
+            kind == "custom_voice"
+            and self._default_speaker
+            and self._default_speaker not in speakers
+        ):
             raise EngineUnavailable(
                 f"default speaker {self._default_speaker!r} is not offered "
                 f"by {self.model_id!r}; choose one of {list(speakers)}"
@@ -195,7 +209,12 @@ class QwenEngine:
         if self.runtime_kind == "batched":
             runtime = self._build_runtime(tts, torch, on_cuda)
         self._tts, self._torch, self._runtime = tts, torch, runtime
-        self._catalogue = Catalogue(speakers, languages, self._default_speaker)
+        self.kind = kind
+        self._catalogue = (
+            BaseCatalogue(self.clones, languages, self._default_speaker)
+            if kind == "base"
+            else Catalogue(speakers, languages, self._default_speaker)
+        )
         self._sample_rate = rate
         self.resolved = {
             "device": device, "dtype": dtype_name, "attn_implementation": attn,
@@ -252,10 +271,62 @@ class QwenEngine:
     # ------------------------------------------------------------------ voices
 
     @property
-    def catalogue(self) -> Catalogue:
+    def catalogue(self) -> Catalogue | BaseCatalogue:
         if self._catalogue is None:
-            self._catalogue = Catalogue.from_checkpoint(self.model_id, self._default_speaker)
+            found = Catalogue.from_checkpoint(self.model_id, self._default_speaker)
+            if _checkpoint_kind(self.model_id) == "base":
+                self.kind = "base"
+                self._catalogue = BaseCatalogue(self.clones, found.languages, self._default_speaker)
+            else:
+                self._catalogue = found
         return self._catalogue
+
+    @property
+    def clones(self) -> CloneStore:
+        """The cloned voices (kept across unloads: they belong to the deployment)."""
+        if self._clones is None:
+            self._clones = CloneStore(self.voices_dir)
+        return self._clones
+
+    @property
+    def is_base(self) -> bool:
+        return self.kind == "base" or isinstance(self.catalogue, BaseCatalogue)
+
+    def clone_voice(
+        self,
+        wav: np.ndarray,
+        sample_rate: int,
+        transcript: str | None = None,
+        name: str | None = None,
+    ) -> tuple[ClonedVoice, bool]:
+        """Register a voice from reference audio (mono float32); runs qwen-tts's
+        `create_voice_clone_prompt` unless the same reference is already registered.
+        Returns the voice and whether it is new. On the inference thread only."""
+        if self._tts is None:
+            raise EngineError("the qwen engine is not loaded")
+        if not self.is_base:
+            raise InvalidRequest(
+                f"{self.model_id!r} is a CustomVoice checkpoint: voice cloning needs a "
+                "Qwen3-TTS Base checkpoint (e.g. Qwen/Qwen3-TTS-12Hz-0.6B-Base)", field="audio",
+            )  # fmt: skip
+        digest = reference_digest(wav, sample_rate, transcript)
+        known = self.clones.by_digest(digest)
+        if known is not None:
+            return known, False
+        from .internals import create_clone_prompt
+
+        try:
+            with self._torch.inference_mode():
+                prompt = create_clone_prompt(self._tts, wav, sample_rate, transcript)
+        except Exception as exc:
+            raise EngineError(f"qwen could not make a voice from this audio: {exc}") from exc
+        voice = new_voice(digest, name, transcript, len(wav) / sample_rate)
+        self.clones.add(voice, prompt)
+        log.info("qwen: voice %s registered (%s)", voice.id, voice.mode)
+        return voice, True
+
+    def delete_voice(self, voice_id: str) -> bool:
+        return self.clones.remove(voice_id)
 
     def voices(self) -> list[Voice]:
         return self.catalogue.voices()
@@ -297,10 +368,12 @@ class QwenEngine:
         if not text:
             sink(StreamEnd("empty"))
             return None
+        clone = self.clones.prompt(resolved.voice) if self.is_base else None
         return runtime.submit(
             text, resolved.voice, resolved.language,
             budget_tokens=self._budget(text, resolved.language),
             seed=self._seed(request), sink=sink, instruct=request.extra.get("instruct"),
+            clone=clone,
         )  # fmt: skip
 
     def cancel(self, ticket: Any) -> None:
@@ -362,11 +435,26 @@ class QwenEngine:
             with self._torch.inference_mode():
                 if self.seed is not None:
                     self._torch.manual_seed(self.seed)
-                wavs, rate = self._tts.generate_custom_voice(
-                    text=text, speaker=speaker, language=language, **kwargs
-                )
+                if self.is_base:
+                    from .internals import generate_clone
+
+                    clone = self.clones.prompt(speaker)
+                    wavs, rate = generate_clone(self._tts, text, language, clone, **kwargs)
+                else:
+                    wavs, rate = self._tts.generate_custom_voice(
+                        text=text, speaker=speaker, language=language, **kwargs
+                    )
         except Exception as exc:
             raise EngineError(f"qwen synthesis failed: {exc}") from exc
         if int(rate) != self._sample_rate:
             raise EngineError(f"model returned {rate} Hz audio, expected {self._sample_rate} Hz")
         yield float_to_int16(np.asarray(wavs[0], dtype=np.float32).reshape(-1))
+
+
+def _checkpoint_kind(model_id: str) -> str | None:
+    """`tts_model_type` from a local checkpoint's config.json (None for a hub id)."""
+    try:
+        config = json.loads((Path(model_id) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return config.get("tts_model_type") if isinstance(config, dict) else None

@@ -45,6 +45,8 @@ class Sequence:
     sink: Callable[[object], None]
     instruct_ids: Any = None
     prompt_len: int = 0
+    clone: Any = None  # a ClonePrompt: the voice of a Base checkpoint
+    ref_ids: Any = None  # its transcript's token ids (ICL mode)
     slot: int = -1
     produced: int = 0  # frames completed
     emitted: int = 0  # frames turned into audio
