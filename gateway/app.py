@@ -41,6 +41,7 @@ from .serving import bind, start_ops_server
 from .session import SessionEnded, SpeakSession
 from .tenants import Tenants
 from .twilio_ws import twilio_endpoint
+from .voices import routes as voice_routes
 
 log = logging.getLogger(__name__)
 
@@ -331,6 +332,7 @@ def create_app(
         Route("/v1/voices", voices),
         WebSocketRoute("/v1/speak", speak),
         WebSocketRoute("/twilio", twilio_endpoint),
+        *voice_routes(),
         *dialect_routes(),
     ]
     if STATIC_DIR.is_dir():

@@ -67,6 +67,9 @@ class Settings:
     qwen_cuda_graphs: str = field(
         default="auto", metadata={"help": "qwen: decode step as CUDA graphs (auto, on, off)"}
     )
+    voices_dir: str = field(
+        default="", metadata={"help": "qwen Base: folder that keeps cloned voices (empty = memory)"}
+    )
     sim_rtf: float = field(default=0.0, metadata={"help": "sim engine: real-time factor"})
     audiosocket_host: str = field(
         default="127.0.0.1", metadata={"help": "AudioSocket TCP bind address"}
@@ -180,6 +183,7 @@ class Settings:
                 "context_frames": self.qwen_context_frames,
                 "cuda_graphs": {"auto": None, "on": True, "off": False}[self.qwen_cuda_graphs],
                 "max_frames": self.qwen_max_frames or None,
+                "voices_dir": self.voices_dir or None,
             }
         return {"rtf": self.sim_rtf}
 

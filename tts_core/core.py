@@ -19,6 +19,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -41,6 +42,7 @@ from .normalize import NormalizeSettingError, normalize
 from .scheduler import DeadlineScheduler
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _END = object()
 
@@ -181,6 +183,17 @@ class SpeechCore:
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(self._executor, self.engine.unload)
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def call(self, job: Callable[[], T]) -> T:
+        """Run `job` on the inference thread with the engine loaded (voice registration:
+        anything else that touches the model must not run beside a synthesis)."""
+        self._pending += 1
+        try:
+            await self.ensure_loaded()
+            return await asyncio.get_running_loop().run_in_executor(self._executor, job)
+        finally:
+            self._pending -= 1
+            self._last_used = self._clock()
 
     async def voices(self) -> list[Voice]:
         await self.ensure_loaded()
