@@ -198,8 +198,9 @@ class BaseCatalogue:
         if self.store.get(name) is None:
             known = [v.id for v in self.store.voices()]
             raise InvalidRequest(
-                f"unknown voice {voice!r}; registered voices: {known or 'none'}", field="voice"
-            )
+                f"unknown voice {voice!r}; registered voices: {known or 'none'} "
+                "(register one with POST /v1/voices)", field="voice",
+            )  # fmt: skip
         return name
 
     def resolve_language(self, language: str | None) -> str:
