@@ -52,7 +52,7 @@ MODELS = ("gpt-4o-mini-tts", "tts-1", "tts-1-hd", "voxgate")
 RESPONSE_FORMATS = (*CONTAINERS, "ulaw", "alaw")
 STREAM_FORMATS = ("audio", "sse")
 MAX_INPUT_CHARS = 4096
-MAX_BODY_BYTES = 64 * 1024
+MAX_BODY_BYTES = 24 * 1024 * 1024  # room for a base64 reference recording (ref_audio)
 OPENAI_RATE = 24000
 QUEUE_CHUNKS = 32  # encoded chunks waiting for a slow reader before synthesis waits
 CODEC_FRAME_SAMPLES = 1920  # usage.output_tokens counts 80 ms frames of 24 kHz audio
@@ -114,6 +114,8 @@ class SpeechRequest:
     stream_format: str = "audio"
     language: str | None = None
     normalize: str = "on"
+    ref_audio: bytes | None = None  # a one-shot clone (vLLM-Omni's and the seed's fields)
+    ref_text: str | None = None
 
 
 def _bad(message: str, param: str, code: str = "invalid_value") -> OpenAIError:
@@ -183,11 +185,33 @@ def parse_request(raw: bytes) -> SpeechRequest:
         normalize = setting_text(parse_setting(normalize))
     except NormalizeSettingError as exc:
         raise _bad(str(exc), "normalize") from exc
+    ref_audio = body.get("ref_audio")
+    if ref_audio is not None:
+        if not isinstance(ref_audio, str):
+            raise _bad("'ref_audio' must be base64 audio or a data: URL", "ref_audio")
+        if ref_audio.startswith("data:") and "," in ref_audio:
+            ref_audio = ref_audio.split(",", 1)[1]
+        try:
+            ref_audio = base64.b64decode(ref_audio, validate=True)
+        except ValueError as exc:
+            raise _bad("'ref_audio' is not valid base64", "ref_audio") from exc
     return SpeechRequest(
+        ref_audio=ref_audio, ref_text=_string(body, "ref_text", limit=2000),
         model=model, input=text, voice=voice, response_format=fmt, speed=float(speed),
         instructions=_string(body, "instructions", limit=4096), stream_format=stream_format,
         language=_string(body, "language", limit=64), normalize=normalize,
     )  # fmt: skip
+
+
+async def _clone(gw: Gateway, audio: bytes, transcript: str | None) -> str:
+    """The voice id for a one-shot clone: registered once, by the reference's content."""
+    from ..voices import VoiceRequestError, register
+
+    try:
+        voice, _ = await register(gw, audio, transcript, None)
+    except VoiceRequestError as exc:
+        raise OpenAIError(exc.status, exc.message, param="ref_audio", code=exc.code) from exc
+    return str(voice["id"])
 
 
 def wire_format(response_format: str) -> MediaFormat:
@@ -250,7 +274,10 @@ async def speech(request: Request) -> Response:
             supported = [f for f in RESPONSE_FORMATS if f in ("ulaw", "alaw") or
                          container_available(f) is None]  # fmt: skip
             raise _bad(f"{problem}; supported here: {', '.join(supported)}", "response_format")
-        resolved = await resolve_vendor_voice(gw, req.voice, req.language, req.speed)
+        voice = req.voice
+        if req.ref_audio is not None:
+            voice = await _clone(gw, req.ref_audio, req.ref_text)
+        resolved = await resolve_vendor_voice(gw, voice, req.language, req.speed)
     except OpenAIError as exc:
         return exc.response()
     except StreamError as exc:

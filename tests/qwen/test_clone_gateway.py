@@ -117,3 +117,19 @@ def test_malformed_requests_and_a_missing_key(server) -> None:
     assert malformed.json()["error"] == "malformed_json"
     denied = httpx.post(f"{server.http}/v1/voices", json={"audio": ""})
     assert denied.status_code == 401
+
+
+def test_a_one_shot_clone_through_the_openai_endpoint(server) -> None:
+    """The seed's clone flow: reference audio in the speech request itself; the voice is
+    registered once (by content) and reused by the next request with the same audio."""
+    ref = base64.b64encode(encoded(voice_like(pitch=170.0), 24000)).decode()
+    body = {"model": "tts-1", "input": "Hello there.", "response_format": "pcm",
+            "ref_audio": ref, "ref_text": "Hello, this is my voice."}  # fmt: skip
+    first = httpx.post(f"{server.http}/v1/audio/speech", json=body, headers=AUTH, timeout=60)
+    second = httpx.post(f"{server.http}/v1/audio/speech", json=body, headers=AUTH, timeout=60)
+    assert first.status_code == second.status_code == 200
+    assert first.headers["x-voxgate-voice"] == second.headers["x-voxgate-voice"]
+    assert first.headers["x-voxgate-voice"].startswith("clone-") and first.content
+    bad = httpx.post(f"{server.http}/v1/audio/speech", headers=AUTH,
+                     json=body | {"ref_audio": base64.b64encode(b"nope").decode()})  # fmt: skip
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "ref_audio"
