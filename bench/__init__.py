@@ -5,9 +5,13 @@ and measures them from this (client) process, so the numbers include the
 sockets, the event loop and the codecs a caller pays for. Scenarios: `ttfa`,
 `overhead`, `fairness`, `loop`, `peer`, `intelligibility` (a recognizer's word
 error rate on the phone path, in-process), `qwen` (the batched Qwen3-TTS
-runtime: per-step cost, calls per host) and `all`; see `bench/README.md`.
+runtime: per-step cost, calls per host), `dialects` (first byte through the
+OpenAI, ElevenLabs and Deepgram adapters against `/v1/speak`) and `all`; see
+`bench/README.md`.
 """
 
 __all__ = ["SCENARIOS"]
 
-SCENARIOS = ("ttfa", "overhead", "fairness", "loop", "peer", "intelligibility", "qwen")
+SCENARIOS = (
+    "ttfa", "overhead", "fairness", "loop", "peer", "intelligibility", "qwen", "dialects",
+)  # fmt: skip

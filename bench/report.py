@@ -106,6 +106,12 @@ def _rows(name: str, r: dict[str, Any]) -> list[tuple[str, str, str]]:
                 ", ".join(f"{k} **{v}**" for k, v in ratios.items()),
             )
         )
+    elif name == "dialects":
+        for door, d in r.get("doors", {}).items():
+            f = d["first_byte_ms"]
+            rows.append(("dialects", f"{door}, {r.get('engine')}",
+                         f"first byte p50 {_ms(f, 'p50')} / p95 {_ms(f, 'p95')} ms (n={f['n']}); "
+                         f"{d['vs_speak_p50_ms']:+g} ms vs /v1/speak"))  # fmt: skip
     elif name == "intelligibility":
         rows.extend(_intelligibility_rows(r))
     return rows

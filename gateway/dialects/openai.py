@@ -55,6 +55,7 @@ MAX_INPUT_CHARS = 4096
 MAX_BODY_BYTES = 24 * 1024 * 1024  # room for a base64 reference recording (ref_audio)
 OPENAI_RATE = 24000
 QUEUE_CHUNKS = 32  # encoded chunks waiting for a slow reader before synthesis waits
+CODEC_SLICE_S = 0.2  # seconds of audio per codec call
 CODEC_FRAME_SAMPLES = 1920  # usage.output_tokens counts 80 ms frames of 24 kHz audio
 
 _STATUS_TYPES = {
@@ -310,11 +311,16 @@ async def _answer(gw: Gateway, req: SpeechRequest, resolved: Any, tenant: str,
             return await asyncio.to_thread(encoder.finish) if offload else encoder.finish()
         return await asyncio.to_thread(encoder.feed, pcm) if offload else encoder.feed(pcm)
 
+    # A codec is fed a sentence in slices, so its first bytes leave after the first slice
+    # is encoded rather than the whole sentence (LAME takes ~15 ms per second of audio).
+    piece = int(CODEC_SLICE_S * wire.sample_rate) * wire.bytes_per_sample if offload else 1 << 30
+
     async def deliver(pcm: bytes) -> None:
         nonlocal samples
         samples += len(pcm) // wire.bytes_per_sample
-        if encoded := await encode(pcm):
-            await out.put(encoded)
+        for at in range(0, len(pcm), piece):
+            if encoded := await encode(pcm[at : at + piece]):
+                await out.put(encoded)
 
     async def on_event(event: dict[str, Any]) -> None:
         if event.get("type") == "error":
