@@ -138,7 +138,8 @@ class StepScheduler:
         for seq in self.running.values():
             final = id(seq) in closing
             if self.policy.ready(seq.produced, seq.emitted, final):
-                due.append((seq, window(self.policy, seq.slot, seq.emitted, seq.produced)))
+                lead = seq.clone.ref_code if seq.clone is not None else None
+                due.append((seq, window(self.policy, seq.slot, seq.emitted, seq.produced, lead)))
                 seq.emitted = seq.produced
         return due
 
