@@ -158,6 +158,31 @@ def new_voice(digest: str, name: str | None, transcript: str | None, seconds: fl
                        round(seconds, 3), time.time())  # fmt: skip
 
 
+def register_voice(
+    store: CloneStore, tts: Any, torch: Any, wav: np.ndarray, sample_rate: int,
+    transcript: str | None, name: str | None,
+) -> tuple[ClonedVoice, bool]:  # fmt: skip
+    """The voice for a reference: the registered one when its content is known, else a new
+    one from qwen-tts's `create_voice_clone_prompt` (which then runs once). On the
+    inference thread only. Returns the voice and whether it is new."""
+    from tts_core.engine import EngineError
+
+    from .internals import create_clone_prompt
+
+    digest = reference_digest(wav, sample_rate, transcript)
+    known = store.by_digest(digest)
+    if known is not None:
+        return known, False
+    try:
+        with torch.inference_mode():
+            prompt = create_clone_prompt(tts, wav, sample_rate, transcript)
+    except Exception as exc:
+        raise EngineError(f"qwen could not make a voice from this audio: {exc}") from exc
+    voice = new_voice(digest, name, transcript, len(wav) / sample_rate)
+    store.add(voice, prompt)
+    return voice, True
+
+
 @dataclass
 class BaseCatalogue:
     """Languages of the checkpoint, voices from the store (see the module docstring)."""

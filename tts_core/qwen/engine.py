@@ -15,13 +15,11 @@ from __future__ import annotations
 import gc
 import importlib
 import importlib.util
-import json
 import logging
 import queue
 import random
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,9 +38,9 @@ from tts_core.engine import (
     float_to_int16,
 )
 
-from .clones import BaseCatalogue, ClonedVoice, CloneStore, new_voice, reference_digest
+from .clones import BaseCatalogue, ClonedVoice, CloneStore, register_voice
 from .streaming import ChunkPolicy
-from .voices import Catalogue
+from .voices import Catalogue, checkpoint_kind
 
 log = logging.getLogger(__name__)
 
@@ -274,7 +272,7 @@ class QwenEngine:
     def catalogue(self) -> Catalogue | BaseCatalogue:
         if self._catalogue is None:
             found = Catalogue.from_checkpoint(self.model_id, self._default_speaker)
-            if _checkpoint_kind(self.model_id) == "base":
+            if checkpoint_kind(self.model_id) == "base":
                 self.kind = "base"
                 self._catalogue = BaseCatalogue(self.clones, found.languages, self._default_speaker)
             else:
@@ -309,21 +307,8 @@ class QwenEngine:
                 f"{self.model_id!r} is a CustomVoice checkpoint: voice cloning needs a "
                 "Qwen3-TTS Base checkpoint (e.g. Qwen/Qwen3-TTS-12Hz-0.6B-Base)", field="audio",
             )  # fmt: skip
-        digest = reference_digest(wav, sample_rate, transcript)
-        known = self.clones.by_digest(digest)
-        if known is not None:
-            return known, False
-        from .internals import create_clone_prompt
-
-        try:
-            with self._torch.inference_mode():
-                prompt = create_clone_prompt(self._tts, wav, sample_rate, transcript)
-        except Exception as exc:
-            raise EngineError(f"qwen could not make a voice from this audio: {exc}") from exc
-        voice = new_voice(digest, name, transcript, len(wav) / sample_rate)
-        self.clones.add(voice, prompt)
-        log.info("qwen: voice %s registered (%s)", voice.id, voice.mode)
-        return voice, True
+        return register_voice(self.clones, self._tts, self._torch, wav, sample_rate,
+                              transcript, name)  # fmt: skip
 
     def delete_voice(self, voice_id: str) -> bool:
         return self.clones.remove(voice_id)
@@ -449,12 +434,3 @@ class QwenEngine:
         if int(rate) != self._sample_rate:
             raise EngineError(f"model returned {rate} Hz audio, expected {self._sample_rate} Hz")
         yield float_to_int16(np.asarray(wavs[0], dtype=np.float32).reshape(-1))
-
-
-def _checkpoint_kind(model_id: str) -> str | None:
-    """`tts_model_type` from a local checkpoint's config.json (None for a hub id)."""
-    try:
-        config = json.loads((Path(model_id) / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return config.get("tts_model_type") if isinstance(config, dict) else None
