@@ -74,6 +74,7 @@ _CODE_STATUS = {
     "over_capacity": 503,
     "tenant_over_capacity": 429,
     "engine_unavailable": 503,
+    "internal_error": 500,
 }
 
 
@@ -342,6 +343,9 @@ async def _answer(gw: Gateway, req: SpeechRequest, resolved: Any, tenant: str,
                 await out.put(tail)
         except StreamError as exc:
             await out.put(exc)
+        except Exception:  # never leave the response waiting on a producer that died
+            log.exception("openai speech failed", extra=log_extra)
+            await out.put(StreamError("internal_error", "internal error"))
         await out.put(None)
 
     producer = asyncio.create_task(produce(), name="voxgate-openai-feed")
