@@ -6,7 +6,9 @@ sockets, the event loop and the codecs a caller pays for. Scenarios: `ttfa`,
 `overhead`, `fairness`, `loop`, `peer`, `tenants` (a noisy tenant's 30 sessions
 against another tenant's caller), `intelligibility` (a recognizer's word error
 rate on the phone path, in-process), `qwen` (the batched Qwen3-TTS runtime:
-per-step cost, calls per host) and `all`; see `bench/README.md`.
+per-step cost, calls per host), `dialects` (first byte through the OpenAI,
+ElevenLabs and Deepgram adapters against `/v1/speak`) and `all`; see
+`bench/README.md`.
 """
 
 __all__ = ["SCENARIOS"]
@@ -20,4 +22,5 @@ SCENARIOS = (
     "tenants",
     "intelligibility",
     "qwen",
+    "dialects",
 )

@@ -122,6 +122,12 @@ def _rows(name: str, r: dict[str, Any]) -> list[tuple[str, str, str]]:
                     f"max {_ms(t['loaded_ms'], 'max')} ms; {t['pieces_while_loaded']:g} pieces",
                 )
             )
+    elif name == "dialects":
+        for door, d in r.get("doors", {}).items():
+            f = d["first_byte_ms"]
+            rows.append(("dialects", f"{door}, {r.get('engine')}",
+                         f"first byte p50 {_ms(f, 'p50')} / p95 {_ms(f, 'p95')} ms (n={f['n']}); "
+                         f"{d['vs_speak_p50_ms']:+g} ms vs /v1/speak"))  # fmt: skip
     elif name == "intelligibility":
         rows.extend(_intelligibility_rows(r))
     return rows

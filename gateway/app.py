@@ -33,6 +33,7 @@ from .auth import (
 )
 from .calls import CallRegistry
 from .config import Settings
+from .dialects import routes as dialect_routes
 from .metrics import Metrics
 from .protocol import ProtocolError, SpeakSettings, parse_settings
 from .segment_worker import SegmentationWorker
@@ -40,6 +41,7 @@ from .serving import bind, start_ops_server
 from .session import SessionEnded, SpeakSession
 from .tenants import Tenants
 from .twilio_ws import twilio_endpoint
+from .voices import routes as voice_routes
 
 log = logging.getLogger(__name__)
 
@@ -344,6 +346,8 @@ def create_app(
         Route("/v1/voices", voices),
         WebSocketRoute("/v1/speak", speak),
         WebSocketRoute("/twilio", twilio_endpoint),
+        *voice_routes(),
+        *dialect_routes(),
     ]
     if STATIC_DIR.is_dir():
         routes.append(Mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static"))

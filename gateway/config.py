@@ -92,6 +92,9 @@ class Settings:
     remote_extra: str = field(
         default='{"stream": true}', metadata={"help": "remote: JSON fields added to each request"}
     )
+    voices_dir: str = field(
+        default="", metadata={"help": "qwen Base: folder that keeps cloned voices (empty = memory)"}
+    )
     sim_rtf: float = field(default=0.0, metadata={"help": "sim engine: real-time factor"})
     audiosocket_host: str = field(
         default="127.0.0.1", metadata={"help": "AudioSocket TCP bind address"}
@@ -212,6 +215,7 @@ class Settings:
                 "context_frames": self.qwen_context_frames,
                 "cuda_graphs": {"auto": None, "on": True, "off": False}[self.qwen_cuda_graphs],
                 "max_frames": self.qwen_max_frames or None,
+                "voices_dir": self.voices_dir or None,
             }
         if self.engine == "remote":
             return {

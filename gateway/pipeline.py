@@ -117,8 +117,10 @@ class SpeechPipeline:
         tenant: str = "",
         clock: Callable[[], float] = time.monotonic,
         log_extra: dict[str, str] | None = None,
+        extra: dict[str, object] | None = None,
     ) -> None:
         self.core = core
+        self.extra = dict(extra or {})  # engine options for every sentence (instructions)
         self.leg = leg
         self.voice = voice
         self.language = language
@@ -251,6 +253,7 @@ class SpeechPipeline:
             self.speed,
             normalize=self.normalize,
             locale=self.locale,
+            extra=self.extra,
         )
         encoder = UtteranceEncoder(self.core.sample_rate, self.leg.fmt)
         frame_ms = self.leg.fmt.frame_ms

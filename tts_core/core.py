@@ -19,6 +19,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -42,6 +43,7 @@ from .pieces import DEFAULT_PIECE_S, Quantum
 from .scheduler import DeadlineScheduler
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _END = object()
 
@@ -185,6 +187,17 @@ class SpeechCore:
             await loop.run_in_executor(self._executor, self.engine.unload)
         self._executor.shutdown(wait=False, cancel_futures=True)
 
+    async def call(self, job: Callable[[], T]) -> T:
+        """Run `job` on the inference thread with the engine loaded (voice registration:
+        anything else that touches the model must not run beside a synthesis)."""
+        self._pending += 1
+        try:
+            await self.ensure_loaded()
+            return await asyncio.get_running_loop().run_in_executor(self._executor, job)
+        finally:
+            self._pending -= 1
+            self._last_used = self._clock()
+
     async def voices(self) -> list[Voice]:
         await self.ensure_loaded()
         return self.engine.voices()
@@ -239,9 +252,12 @@ class SpeechCore:
         return self._key(self.speakable(request))
 
     def _key(self, request: SynthesisRequest) -> CacheKey:
+        # Instructions change the audio (engines that take them), so they are part of it.
+        instruct = request.extra.get("instruct")
+        voice = request.voice or ""
         return CacheKey(
             self.engine.name,
-            request.voice or "",
+            f"{voice}\x1f{instruct}" if instruct else voice,
             (request.language or "").lower(),
             request.speed,
             request.text,

@@ -34,3 +34,9 @@ def qwen_engine(tiny_qwen_dir: Path) -> Iterator[QwenEngine]:
     engine.load()
     yield engine
     engine.unload()
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen_base_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Path of the session's tiny Base (voice clone) checkpoint."""
+    return build_tiny_checkpoint(tmp_path_factory.mktemp("qwen") / "tiny-base", kind="base")

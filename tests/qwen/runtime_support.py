@@ -41,14 +41,15 @@ class Recorder:
         real_end = runtime.__dict__.setdefault("_real_end", runtime._end)
 
         def end(seq: Any, reason: str) -> None:
-            if seq.slot >= 0:
+            if seq.slot >= 0 and hasattr(seq, "tag"):  # not the engine's own requests
                 self.codes[seq.tag] = runtime.cache.codes[seq.slot, : seq.produced].clone()
             real_end(seq, reason)
 
         runtime._end = end
 
     def submit(self, tag: Any, text: str, *, budget: int, seed: int = 0,
-               speaker: str = "ryan", language: str = "english") -> Any:  # fmt: skip
+               speaker: str = "ryan", language: str = "english",
+               clone: Any = None) -> Any:  # fmt: skip
         got = self.received[tag] = Received()
 
         def sink(item: object) -> None:
@@ -61,7 +62,7 @@ class Recorder:
                 got.chunk_steps.append(self.steps)
 
         seq = self.runtime.submit(
-            text, speaker, language, budget_tokens=budget, seed=seed, sink=sink
+            text, speaker, language, budget_tokens=budget, seed=seed, sink=sink, clone=clone
         )
         seq.tag = tag
         return seq

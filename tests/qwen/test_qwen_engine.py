@@ -384,17 +384,18 @@ def test_a_configured_default_speaker_is_used(
     engine.unload()
 
 
-def test_a_non_custom_voice_checkpoint_is_refused(tiny_qwen_dir: Path, tmp_path: Path) -> None:
-    """A Base (voice-clone) model has no named speakers for this engine to use."""
-    base = tmp_path / "base"
+def test_a_voice_design_checkpoint_is_refused(tiny_qwen_dir: Path, tmp_path: Path) -> None:
+    """CustomVoice (named speakers) and Base (cloned voices) are served; VoiceDesign,
+    which speaks from a description, is not."""
+    base = tmp_path / "design"
     base.mkdir()
     for item in tiny_qwen_dir.iterdir():
         (base / item.name).symlink_to(item)
     (base / "config.json").unlink()
     config = json.loads((tiny_qwen_dir / "config.json").read_text())
-    config["tts_model_type"] = "base"
+    config["tts_model_type"] = "voice_design"
     (base / "config.json").write_text(json.dumps(config))
-    with pytest.raises(EngineUnavailable, match="CustomVoice"):
+    with pytest.raises(EngineUnavailable, match="not a Qwen3-TTS CustomVoice or Base"):
         QwenEngine(str(base), device="cpu").load()
 
 

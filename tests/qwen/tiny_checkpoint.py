@@ -143,8 +143,12 @@ def build_model(
     size: str = "0b6",
     talker: dict[str, object] | None = None,
     predictor: dict[str, object] | None = None,
+    kind: str = "custom_voice",
 ) -> Qwen3TTSForConditionalGeneration:
-    """The tiny model, or another shape: `talker` and `predictor` override its sizes."""
+    """The tiny model, or another shape: `talker` and `predictor` override its sizes.
+
+    `kind` "base" builds a Base (voice clone) model: no named speakers, and a
+    speaker encoder (ECAPA-TDNN) whose embedding is as wide as the talker."""
     ids = {t: tok.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
     talker_size = dict(
         hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
@@ -156,18 +160,25 @@ def build_model(
         hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
         num_key_value_heads=1, head_dim=16, max_position_embeddings=256,
     ) | (predictor or {})  # fmt: skip
+    speakers = SPEAKER_IDS if kind == "custom_voice" else {}
+    width = talker_size["hidden_size"]
+    speaker_encoder = dict(
+        enc_dim=width, enc_channels=[16, 16, 16, 16, 48], enc_attention_channels=8,
+        enc_res2net_scale=4, enc_se_channels=8,
+    )  # fmt: skip
     config = Qwen3TTSConfig(
+        speaker_encoder_config=speaker_encoder,
         talker_config=dict(
             vocab_size=3072, rope_theta=1000000.0, num_code_groups=16,
             **talker_size, codec_eos_token_id=CODEC_EOS, codec_think_id=2154,
             codec_nothink_id=2155, codec_think_bos_id=2156, codec_think_eos_id=2157,
-            codec_pad_id=2148, codec_bos_id=2149, spk_id=SPEAKER_IDS,
-            spk_is_dialect={s: DIALECT.get(s, False) for s in SPEAKER_IDS},
+            codec_pad_id=2148, codec_bos_id=2149, spk_id=speakers,
+            spk_is_dialect={s: DIALECT.get(s, False) for s in speakers},
             codec_language_id=LANGUAGE_IDS,
             code_predictor_config=dict(vocab_size=2048, num_code_groups=16, **predictor_size),
         ),
         tokenizer_type="qwen3_tts_tokenizer_12hz", tts_model_size=size,
-        tts_model_type="custom_voice", im_start_token_id=ids["<|im_start|>"],
+        tts_model_type=kind, im_start_token_id=ids["<|im_start|>"],
         im_end_token_id=ids["<|im_end|>"], tts_pad_token_id=ids["<tts_pad>"],
         tts_bos_token_id=ids["<tts_text_bos>"], tts_eos_token_id=ids["<tts_text_eod>"],
         architectures=["Qwen3TTSForConditionalGeneration"],
@@ -183,15 +194,17 @@ def build_tiny_checkpoint(
     talker: dict[str, object] | None = None,
     predictor: dict[str, object] | None = None,
     codec_decoder: dict[str, object] | None = None,
+    kind: str = "custom_voice",
 ) -> Path:
     """Write a complete CustomVoice checkpoint folder to `out` and return it.
 
     `size` is the label qwen-tts reads to decide whether `instruct` is honoured
     ("0b6" drops it, as the released 0.6B does; "1b7" keeps it); `talker`,
-    `predictor` and `codec_decoder` give other shapes (the benchmark's 0.6B)."""
+    `predictor` and `codec_decoder` give other shapes (the benchmark's 0.6B); `kind`
+    "base" writes a Base (voice clone) checkpoint instead of a CustomVoice one."""
     torch.manual_seed(seed)
     tok = build_text_tokenizer()
-    model = build_model(tok, size, talker, predictor)
+    model = build_model(tok, size, talker, predictor, kind)
     codec = build_speech_tokenizer(codec_decoder)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)

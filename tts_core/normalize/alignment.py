@@ -39,6 +39,26 @@ def spoken_weights(
     spans = [m.span() for m in _WORD.finditer(text)]
     if not spans:
         return []
+    per_char = spoken_char_weights(text, language, locale, categories)
+    weights: list[float] = []
+    for index, (start, _) in enumerate(spans):
+        end = spans[index + 1][0] if index + 1 < len(spans) else len(text)
+        weights.append(sum(per_char[start:end]))
+    return weights
+
+
+def spoken_char_weights(
+    text: str,
+    language: str | None = None,
+    locale: str | None = None,
+    categories: object = "on",
+) -> list[float]:
+    """For each character of `text`, how many spoken characters it stands for.
+
+    1.0 for text spoken as written; a rendering's spoken length shared among the
+    visible characters it was written with ("$5" → "five dollars": 6 each).
+    What the speech APIs' character alignment (ElevenLabs) is computed from.
+    """
     per_char = [1.0] * len(text)
     pieces = normalize_pieces(text, language, locale, categories)
     if "".join(written for written, _ in pieces) == text:
@@ -47,11 +67,7 @@ def spoken_weights(
             if written != spoken:
                 _spread(per_char, at, written, len(spoken))
             at += len(written)
-    weights: list[float] = []
-    for index, (start, _) in enumerate(spans):
-        end = spans[index + 1][0] if index + 1 < len(spans) else len(text)
-        weights.append(sum(per_char[start:end]))
-    return weights
+    return per_char
 
 
 def _spread(per_char: list[float], at: int, written: str, spoken_len: int) -> None:

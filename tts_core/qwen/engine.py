@@ -29,6 +29,7 @@ from tts_core.cuda import cuda_available, enable_tf32, release_cuda_memory
 from tts_core.engine import (
     EngineError,
     EngineUnavailable,
+    InvalidRequest,
     Resolved,
     Sink,
     StreamEnd,
@@ -37,8 +38,9 @@ from tts_core.engine import (
     float_to_int16,
 )
 
+from .clones import BaseCatalogue, ClonedVoice, CloneStore, register_voice
 from .streaming import ChunkPolicy
-from .voices import Catalogue
+from .voices import Catalogue, checkpoint_kind
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,7 @@ class QwenEngine:
         cuda_graphs: bool | None = None,
         max_frames: int | None = None,
         cpu_threads: int | None = 1,
+        voices_dir: str | None = None,
     ) -> None:
         """`device`, `dtype` and `attn_implementation` default to the best the host
         offers (resolved at `load()`); `seed` makes every sentence reproducible, which
@@ -93,7 +96,8 @@ class QwenEngine:
         `max_frames` caps any sentence's codec frames below its adaptive budget (a hard
         ceiling for operators; benchmarks of random weights, which never end, use it
         to fix each request's length). On a CPU, `cpu_threads` sets torch's intra-op
-        threads (process-wide; None leaves torch's default)."""
+        threads (process-wide; None leaves torch's default). `voices_dir` keeps a Base
+        checkpoint's cloned voices across restarts (clones.py)."""
         if runtime not in RUNTIMES:
             raise ValueError(f"runtime must be one of {RUNTIMES}, not {runtime!r}")
         if dtype is not None and dtype.lower() not in DTYPES:
@@ -125,7 +129,10 @@ class QwenEngine:
         self._torch: Any = None
         self._runtime: Any = None
         self._graphed = False
-        self._catalogue: Catalogue | None = None
+        self._catalogue: Catalogue | BaseCatalogue | None = None
+        self.voices_dir = voices_dir
+        self._clones: CloneStore | None = None
+        self.kind: str | None = None  # custom_voice or base, once known
         self._sample_rate = SAMPLE_RATE
         self.resolved: dict[str, Any] = {}
 
@@ -189,12 +196,17 @@ class QwenEngine:
             raise EngineUnavailable(
                 f"could not load Qwen3-TTS model {self.model_id!r} on {device}: {exc}"
             ) from exc
-        if getattr(tts.model, "tts_model_type", None) != "custom_voice" or not speakers:
+        kind = getattr(tts.model, "tts_model_type", None)
+        if not ((kind == "custom_voice" and speakers) or kind == "base"):
             raise EngineUnavailable(
-                f"{self.model_id!r} is not a Qwen3-TTS CustomVoice model "
-                "(the qwen engine speaks with the model's named speakers)"
+                f"{self.model_id!r} is not a Qwen3-TTS CustomVoice or Base model "
+                "(the qwen engine speaks named speakers or cloned voices)"
             )
-        if self._default_speaker and self._default_speaker not in speakers:
+        if (
+            kind == "custom_voice"
+            and self._default_speaker
+            and self._default_speaker not in speakers
+        ):
             raise EngineUnavailable(
                 f"default speaker {self._default_speaker!r} is not offered "
                 f"by {self.model_id!r}; choose one of {list(speakers)}"
@@ -203,7 +215,12 @@ class QwenEngine:
         if self.runtime_kind == "batched":
             runtime = self._build_runtime(tts, torch, on_cuda)
         self._tts, self._torch, self._runtime = tts, torch, runtime
-        self._catalogue = Catalogue(speakers, languages, self._default_speaker)
+        self.kind = kind
+        self._catalogue = (
+            BaseCatalogue(self.clones, languages, self._default_speaker)
+            if kind == "base"
+            else Catalogue(speakers, languages, self._default_speaker)
+        )
         self._sample_rate = rate
         self.resolved = {
             "device": device, "dtype": dtype_name, "attn_implementation": attn,
@@ -260,10 +277,49 @@ class QwenEngine:
     # ------------------------------------------------------------------ voices
 
     @property
-    def catalogue(self) -> Catalogue:
+    def catalogue(self) -> Catalogue | BaseCatalogue:
         if self._catalogue is None:
-            self._catalogue = Catalogue.from_checkpoint(self.model_id, self._default_speaker)
+            found = Catalogue.from_checkpoint(self.model_id, self._default_speaker)
+            if checkpoint_kind(self.model_id) == "base":
+                self.kind = "base"
+                self._catalogue = BaseCatalogue(self.clones, found.languages, self._default_speaker)
+            else:
+                self._catalogue = found
         return self._catalogue
+
+    @property
+    def clones(self) -> CloneStore:
+        """The cloned voices (kept across unloads: they belong to the deployment)."""
+        if self._clones is None:
+            self._clones = CloneStore(self.voices_dir)
+        return self._clones
+
+    @property
+    def is_base(self) -> bool:
+        return self.kind == "base" or isinstance(self.catalogue, BaseCatalogue)
+
+    def clone_voice(
+        self,
+        wav: np.ndarray,
+        sample_rate: int,
+        transcript: str | None = None,
+        name: str | None = None,
+    ) -> tuple[ClonedVoice, bool]:
+        """Register a voice from reference audio (mono float32); runs qwen-tts's
+        `create_voice_clone_prompt` unless the same reference is already registered.
+        Returns the voice and whether it is new. On the inference thread only."""
+        if self._tts is None:
+            raise EngineError("the qwen engine is not loaded")
+        if not self.is_base:
+            raise InvalidRequest(
+                f"{self.model_id!r} is a CustomVoice checkpoint: voice cloning needs a "
+                "Qwen3-TTS Base checkpoint (e.g. Qwen/Qwen3-TTS-12Hz-0.6B-Base)", field="audio",
+            )  # fmt: skip
+        return register_voice(self.clones, self._tts, self._torch, wav, sample_rate,
+                              transcript, name)  # fmt: skip
+
+    def delete_voice(self, voice_id: str) -> bool:
+        return self.clones.remove(voice_id)
 
     def voices(self) -> list[Voice]:
         return self.catalogue.voices()
@@ -305,10 +361,12 @@ class QwenEngine:
         if not text:
             sink(StreamEnd("empty"))
             return None
+        clone = self.clones.prompt(resolved.voice) if self.is_base else None
         return runtime.submit(
             text, resolved.voice, resolved.language,
             budget_tokens=self._budget(text, resolved.language),
             seed=self._seed(request), sink=sink, instruct=request.extra.get("instruct"),
+            clone=clone,
         )  # fmt: skip
 
     def cancel(self, ticket: Any) -> None:
@@ -370,9 +428,15 @@ class QwenEngine:
             with self._torch.inference_mode():
                 if self.seed is not None:
                     self._torch.manual_seed(self.seed)
-                wavs, rate = self._tts.generate_custom_voice(
-                    text=text, speaker=speaker, language=language, **kwargs
-                )
+                if self.is_base:
+                    from .internals import generate_clone
+
+                    clone = self.clones.prompt(speaker)
+                    wavs, rate = generate_clone(self._tts, text, language, clone, **kwargs)
+                else:
+                    wavs, rate = self._tts.generate_custom_voice(
+                        text=text, speaker=speaker, language=language, **kwargs
+                    )
         except Exception as exc:
             raise EngineError(f"qwen synthesis failed: {exc}") from exc
         if int(rate) != self._sample_rate:

@@ -51,6 +51,56 @@ class ModelShape:
     sample_rate: int
 
 
+@dataclass(frozen=True)
+class ClonePrompt:
+    """A voice made from reference audio by qwen-tts's `create_voice_clone_prompt`.
+
+    `speaker` is the speaker encoder's x-vector [hidden]; `ref_code` the reference
+    audio's codec frames [T, groups] and `ref_text` its transcript, both None in
+    x-vector-only mode (no transcript given). Tensors live on the CPU so a prompt
+    can be stored, and move to the model's device when a prompt is built.
+    """
+
+    speaker: Any
+    ref_code: Any = None
+    ref_text: str | None = None
+
+    @property
+    def icl(self) -> bool:
+        return self.ref_code is not None
+
+
+def is_base(tts: Any) -> bool:
+    """Whether a loaded `Qwen3TTSModel` is a Base (voice clone) checkpoint."""
+    return getattr(getattr(tts, "model", None), "tts_model_type", None) == "base"
+
+
+def create_clone_prompt(tts: Any, wav: Any, sample_rate: int, ref_text: str | None) -> ClonePrompt:
+    """qwen-tts's own `create_voice_clone_prompt` on mono float audio: the speaker
+    encoder's x-vector, and with a transcript the reference codec frames (ICL mode);
+    without one, x-vector-only mode."""
+    item = tts.create_voice_clone_prompt(
+        ref_audio=(wav, int(sample_rate)), ref_text=ref_text or None,
+        x_vector_only_mode=not ref_text,
+    )[0]  # fmt: skip
+    code = None if item.ref_code is None else item.ref_code.detach().to("cpu")
+    return ClonePrompt(item.ref_spk_embedding.detach().to("cpu"), code, item.ref_text or None)
+
+
+def generate_clone(tts: Any, text: str, language: str, clone: ClonePrompt, **kwargs: Any) -> Any:
+    """The stock path for a cloned voice: `generate_voice_clone` with the stored prompt,
+    in the same non-streaming text mode the batched runtime prefills with."""
+    from qwen_tts.inference.qwen3_tts_model import VoiceClonePromptItem
+
+    item = VoiceClonePromptItem(
+        ref_code=clone.ref_code, ref_spk_embedding=clone.speaker, x_vector_only_mode=not clone.icl,
+        icl_mode=clone.icl, ref_text=clone.ref_text,
+    )  # fmt: skip
+    return tts.generate_voice_clone(
+        text=text, language=language, voice_clone_prompt=[item], non_streaming_mode=True, **kwargs
+    )
+
+
 def installed_version() -> str | None:
     try:
         return importlib.metadata.version("qwen-tts")
@@ -183,7 +233,7 @@ class QwenModel:
         tensor = self.torch.tensor(ids, device=self.device, dtype=self.torch.long)
         return self.talker.get_input_embeddings()(tensor)
 
-    def language_id(self, speaker: str, language: str) -> int | None:
+    def language_id(self, speaker: str | None, language: str) -> int | None:
         tc = self.config.talker_config
         name = language.lower()
         language_id = None if name == "auto" else tc.codec_language_id[name]
@@ -198,22 +248,14 @@ class QwenModel:
         extra = 0 if instruct_ids is None else int(instruct_ids.shape[1])
         return extra + tags + int(ids.shape[1]) - 1
 
-    def build_prompt(self, ids: Any, speaker: str, language: str, instruct_ids: Any = None) -> Any:
-        """The talker's prefill embeddings, as `generate` builds them for a CustomVoice
-        speaker in its default non-streaming text mode. Shape [1, T, hidden]."""
+    def _head(self, ids: Any, language_id: int | None, speaker_embed: Any) -> Any:
+        """The role tokens and the codec tags under pads, which every prompt starts with."""
         torch = self.torch
         tc = self.config.talker_config
-        ids = ids.to(self.device)
-        if instruct_ids is not None:
-            instruct_ids = instruct_ids.to(self.device)
-        language_id = self.language_id(speaker, language)
         if language_id is None:
             tags = [[tc.codec_nothink_id, tc.codec_think_bos_id, tc.codec_think_eos_id]]
         else:
             tags = [[tc.codec_think_id, tc.codec_think_bos_id, language_id, tc.codec_think_eos_id]]
-        speaker_embed = self.talker.get_input_embeddings()(
-            torch.tensor(tc.spk_id[speaker.lower()], device=self.device, dtype=ids.dtype)
-        )
         tail_tags = self._codec([[tc.codec_pad_id, tc.codec_bos_id]])
         codec = torch.cat([self._codec(tags), speaker_embed.view(1, 1, -1), tail_tags], dim=1)
         role = self._text(ids[:, :3])
@@ -221,15 +263,88 @@ class QwenModel:
             torch.cat((self.tts_pad.expand(-1, codec.shape[1] - 2, -1), self.tts_bos), dim=1)
             + codec[:, :-1]
         )
+        return torch.cat((role, lead), dim=1)
+
+    def _body(self, ids: Any) -> Any:
+        """The whole text under codec pads, then the first codec input (non-streaming text)."""
+        torch = self.torch
+        tc = self.config.talker_config
         text = ids[:, 3:-5]
         body = torch.cat((self._text(text), self.tts_eos), dim=1) + self._codec(
             [[tc.codec_pad_id] * (text.shape[1] + 1)]
         )
         tail = self.tts_pad + self._codec([[tc.codec_bos_id]])
-        parts = [role, lead, body, tail]
+        return torch.cat((body, tail), dim=1)
+
+    def build_prompt(self, ids: Any, speaker: str, language: str, instruct_ids: Any = None) -> Any:
+        """The talker's prefill embeddings, as `generate` builds them for a CustomVoice
+        speaker in its default non-streaming text mode. Shape [1, T, hidden]."""
+        torch = self.torch
+        tc = self.config.talker_config
+        ids = ids.to(self.device)  # tokenized on the host (see `tokenize`)
+        if instruct_ids is not None:
+            instruct_ids = instruct_ids.to(self.device)
+        speaker_embed = self.talker.get_input_embeddings()(
+            torch.tensor(tc.spk_id[speaker.lower()], device=self.device, dtype=ids.dtype)
+        )
+        parts = [self._head(ids, self.language_id(speaker, language), speaker_embed)]
+        parts.append(self._body(ids))
         if instruct_ids is not None:
             parts.insert(0, self._text(instruct_ids))
         return torch.cat(parts, dim=1)
+
+    # ------------------------------------------------------------ voice clone (Base)
+
+    @property
+    def is_base(self) -> bool:
+        return is_base(self.tts)
+
+    def create_clone_prompt(self, wav: Any, sample_rate: int, ref_text: str | None) -> ClonePrompt:
+        return create_clone_prompt(self.tts, wav, sample_rate, ref_text)
+
+    def tokenize_ref(self, ref_text: str) -> Any:
+        """Token ids of the reference transcript's turn, as `generate_voice_clone` builds it."""
+        wrapped = f"<|im_start|>assistant\n{ref_text}<|im_end|>\n"
+        ids = self.tts.processor(text=wrapped, return_tensors="pt", padding=True)["input_ids"]
+        return ids.reshape(1, -1)  # on the host, like `tokenize`
+
+    def clone_prompt_length(self, ids: Any, language: str, clone: ClonePrompt,
+                            ref_ids: Any = None) -> int:  # fmt: skip
+        """Length of `build_clone_prompt`'s result, without building it."""
+        tags = 3 if self.language_id(None, language) is None else 4
+        head = 3 + tags + 2
+        if not clone.icl:
+            return head + int(ids.shape[1]) - 8 + 2
+        text = int(ref_ids.shape[1]) - 5 + int(ids.shape[1]) - 8 + 1
+        return head + text + 1 + int(clone.ref_code.shape[0])
+
+    def build_clone_prompt(self, ids: Any, language: str, clone: ClonePrompt,
+                           ref_ids: Any = None) -> Any:  # fmt: skip
+        """The talker's prefill embeddings, as `generate` builds them for a voice-clone
+        prompt in non-streaming text mode (`generate_voice_clone(...,
+        non_streaming_mode=True)`): the x-vector in the speaker's place, then either the
+        whole text (x-vector only) or, in ICL mode, the reference transcript and the
+        text under codec pads followed by the reference audio's codec frames, which
+        the talker continues. Shape [1, T, hidden]."""
+        torch = self.torch
+        tc = self.config.talker_config
+        ids = ids.to(self.device)
+        if ref_ids is not None:
+            ref_ids = ref_ids.to(self.device)
+        speaker = clone.speaker.to(device=self.device, dtype=self.dtype)
+        head = self._head(ids, self.language_id(None, language), speaker)
+        if not clone.icl:
+            return torch.cat((head, self._body(ids)), dim=1)
+        text = torch.cat((self._text(torch.cat((ref_ids[:, 3:-2], ids[:, 3:-5]), dim=-1)),
+                          self.tts_eos), dim=1)  # fmt: skip
+        text = text + self._codec([[tc.codec_pad_id] * text.shape[1]])
+        code = clone.ref_code.to(self.device)
+        groups = [self.talker.get_input_embeddings()(code[:, :1])]
+        groups += [self.predictor.get_input_embeddings()[i - 1](code[:, i : i + 1])
+                   for i in range(1, self.shape.code_groups)]  # fmt: skip
+        frames = torch.cat(groups, dim=1).sum(1).unsqueeze(0)
+        frames = torch.cat((self._codec([[tc.codec_bos_id]]), frames), dim=1) + self.tts_pad
+        return torch.cat((head, text, frames), dim=1)
 
     # ------------------------------------------------------------ talker
 

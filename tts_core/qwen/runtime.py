@@ -26,7 +26,7 @@ from typing import Any
 
 from tts_core.engine import EngineError, StreamEnd
 
-from .internals import QwenModel
+from .internals import ClonePrompt, QwenModel
 from .kv_cache import SlotCache
 from .runner import ModelRunner
 from .sampling import SamplingConfig
@@ -91,12 +91,22 @@ class BatchedRuntime:
         seed: int,
         sink: Callable[[object], None],
         instruct: str | None = None,
+        clone: ClonePrompt | None = None,
     ) -> Sequence:
-        """Queue one sentence; raises `RequestTooLong` if it cannot fit a slot."""
+        """Queue one sentence; raises `RequestTooLong` if it cannot fit a slot.
+
+        With `clone` (a Base checkpoint's voice) the sentence is spoken in that voice
+        and `speaker` is only its name for the record."""
         m = self.model
         ids = m.tokenize(text)
-        instruct_ids = m.tokenize_instruct(instruct) if instruct and m.takes_instruct else None
-        prompt_len = m.prompt_length(ids, speaker, language, instruct_ids)
+        ref_ids = None
+        if clone is not None:
+            instruct_ids = None  # generate_voice_clone takes no instruction
+            ref_ids = m.tokenize_ref(clone.ref_text) if clone.icl and clone.ref_text else None
+            prompt_len = m.clone_prompt_length(ids, language, clone, ref_ids)
+        else:
+            instruct_ids = m.tokenize_instruct(instruct) if instruct and m.takes_instruct else None
+            prompt_len = m.prompt_length(ids, speaker, language, instruct_ids)
         budget = max(1, budget_tokens - 1)  # generate yields max_new_tokens - 1 frames
         if prompt_len + budget + 1 > self.cache.max_len:
             raise RequestTooLong(
@@ -106,6 +116,7 @@ class BatchedRuntime:
         seq = Sequence(
             ids=ids, speaker=speaker, language=language, budget=budget, seed=seed, sink=sink,
             instruct_ids=instruct_ids, prompt_len=prompt_len, submitted=self._clock(),
+            clone=clone, ref_ids=ref_ids,
         )  # fmt: skip
         with self._lock:
             self._inbox.append(seq)
@@ -168,7 +179,10 @@ class BatchedRuntime:
     def _prefill(self, seq: Sequence) -> None:
         m = self.model
         try:
-            prompt = m.build_prompt(seq.ids, seq.speaker, seq.language, seq.instruct_ids)
+            if seq.clone is not None:
+                prompt = m.build_clone_prompt(seq.ids, seq.language, seq.clone, seq.ref_ids)
+            else:
+                prompt = m.build_prompt(seq.ids, seq.speaker, seq.language, seq.instruct_ids)
             self.runner.prefill(seq.slot, prompt, seq.seed)
         except Exception as exc:
             log.exception("qwen prefill failed")

@@ -45,6 +45,8 @@ class Sequence:
     sink: Callable[[object], None]
     instruct_ids: Any = None
     prompt_len: int = 0
+    clone: Any = None  # a ClonePrompt: the voice of a Base checkpoint
+    ref_ids: Any = None  # its transcript's token ids (ICL mode)
     slot: int = -1
     produced: int = 0  # frames completed
     emitted: int = 0  # frames turned into audio
@@ -136,7 +138,8 @@ class StepScheduler:
         for seq in self.running.values():
             final = id(seq) in closing
             if self.policy.ready(seq.produced, seq.emitted, final):
-                due.append((seq, window(self.policy, seq.slot, seq.emitted, seq.produced)))
+                lead = seq.clone.ref_code if seq.clone is not None else None
+                due.append((seq, window(self.policy, seq.slot, seq.emitted, seq.produced, lead)))
                 seq.emitted = seq.produced
         return due
 

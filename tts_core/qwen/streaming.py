@@ -61,16 +61,31 @@ class ChunkPolicy:
 
 @dataclass(frozen=True)
 class Window:
-    """Frames [start, end) of `slot` to turn into audio, decoded from `first`."""
+    """Frames [start, end) of `slot` to turn into audio, decoded from `first`.
+
+    `lead` holds frames that come before the slot's first one (a cloned voice's
+    reference frames in ICL mode: qwen-tts decodes them in front of the generated
+    ones and cuts their audio), decoded as left context and never emitted."""
 
     slot: int
     first: int
     start: int
     end: int
+    lead: Any = None
+
+    @property
+    def lead_frames(self) -> int:
+        return 0 if self.lead is None else int(self.lead.shape[0])
 
 
-def window(policy: ChunkPolicy, slot: int, emitted: int, produced: int) -> Window:
-    return Window(slot, max(0, emitted - policy.context_frames), emitted, produced)
+def window(policy: ChunkPolicy, slot: int, emitted: int, produced: int,
+           lead: Any = None) -> Window:  # fmt: skip
+    """The window for frames [emitted, produced) with `context_frames` before them,
+    taken from `lead` (the frames before the slot's first) where the slot has too few."""
+    first = max(0, emitted - policy.context_frames)
+    short = policy.context_frames - emitted
+    tail = lead[-short:] if lead is not None and short > 0 and first == 0 else None
+    return Window(slot, first, emitted, produced, tail)
 
 
 def decode_windows(model: QwenModel, codes: Any, windows: list[Window]) -> list[np.ndarray]:
@@ -85,24 +100,26 @@ def decode_windows(model: QwenModel, codes: Any, windows: list[Window]) -> list[
         return []
     torch = model.torch
     spf = model.shape.samples_per_frame
-    longest = max(w.end - w.first for w in windows)
+    # Per window: its length with any lead frames, and where its own audio starts.
+    spans = [w.end - w.first + w.lead_frames for w in windows]
+    owns = [w.start - w.first + w.lead_frames for w in windows]
     batch = torch.zeros(
-        (len(windows), longest, codes.shape[-1]), dtype=codes.dtype, device=codes.device
+        (len(windows), max(spans), codes.shape[-1]), dtype=codes.dtype, device=codes.device
     )
     for i, w in enumerate(windows):
-        batch[i, : w.end - w.first] = codes[w.slot, w.first : w.end]
+        if w.lead is not None:
+            batch[i, : w.lead_frames] = w.lead.to(device=codes.device, dtype=codes.dtype)
+        batch[i, w.lead_frames : spans[i]] = codes[w.slot, w.first : w.end]
     hidden = model.codec_hidden(batch)
     ctx = model.conv_context
     # Per window, where its convolutions start (relative to its first frame).
-    starts = [0 if ctx is None else max(0, w.start - w.first - ctx) for w in windows]
-    widest = max(w.end - w.first - a for w, a in zip(windows, starts, strict=True))
+    starts = [0 if ctx is None else max(0, own - ctx) for own in owns]
+    widest = max(span - a for span, a in zip(spans, starts, strict=True))
     conv_in = hidden.new_zeros((len(windows), hidden.shape[1], widest))
-    for i, (w, a) in enumerate(zip(windows, starts, strict=True)):
-        conv_in[i, :, : w.end - w.first - a] = hidden[i, :, a : w.end - w.first]
+    for i, (span, a) in enumerate(zip(spans, starts, strict=True)):
+        conv_in[i, :, : span - a] = hidden[i, :, a:span]
     wav = model.codec_waveform(conv_in).float().cpu().numpy()
-    out = []
-    for i, (w, a) in enumerate(zip(windows, starts, strict=True)):
-        out.append(
-            float_to_int16(wav[i, (w.start - w.first - a) * spf : (w.end - w.first - a) * spf])
-        )
-    return out
+    return [
+        float_to_int16(wav[i, (own - a) * spf : (span - a) * spf])
+        for i, (own, span, a) in enumerate(zip(owns, spans, starts, strict=True))
+    ]

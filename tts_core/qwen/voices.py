@@ -118,3 +118,12 @@ class Catalogue:
         tag = language_tag(language)
         locale = tag if tag and "-" in tag else language_tag(model_language)
         return Resolved(speaker, model_language, locale, speed)
+
+
+def checkpoint_kind(model_id: str) -> str | None:
+    """`tts_model_type` from a local checkpoint's config.json (None for a hub id)."""
+    try:
+        config = json.loads((Path(model_id) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return config.get("tts_model_type") if isinstance(config, dict) else None
