@@ -7,8 +7,8 @@ sockets, the event loop and the codecs a caller pays for. Scenarios: `ttfa`,
 against another tenant's caller), `intelligibility` (a recognizer's word error
 rate on the phone path, in-process), `qwen` (the batched Qwen3-TTS runtime:
 per-step cost, calls per host), `dialects` (first byte through the OpenAI,
-ElevenLabs and Deepgram adapters against `/v1/speak`) and `all`; see
-`bench/README.md`.
+ElevenLabs and Deepgram adapters against `/v1/speak`), `remote` (the remote
+engine's hop against in-process) and `all`; see `bench/README.md`.
 """
 
 __all__ = ["SCENARIOS"]
@@ -23,4 +23,5 @@ SCENARIOS = (
     "intelligibility",
     "qwen",
     "dialects",
+    "remote",
 )

@@ -122,6 +122,12 @@ def _rows(name: str, r: dict[str, Any]) -> list[tuple[str, str, str]]:
                     f"max {_ms(t['loaded_ms'], 'max')} ms; {t['pieces_while_loaded']:g} pieces",
                 )
             )
+    elif name == "remote":
+        fa = r.get("first_audio_ms", {})
+        local, remote = _ms(fa.get("in_process"), "p50"), _ms(fa.get("remote"), "p50")
+        adds = f"**{r.get('remote_adds_p50_ms'):+g} ms**; n={r.get('rounds')}"
+        measure = "first audio, Piper in-process vs behind the remote engine"
+        rows.append(("remote", measure, f"p50 {local} vs {remote} ms ({adds})"))
     elif name == "dialects":
         for door, d in r.get("doors", {}).items():
             f = d["first_byte_ms"]
