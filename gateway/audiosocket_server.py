@@ -24,15 +24,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from telephony.audiosocket import (
-    AudioSocketParser,
-    AudioSocketProtocolError,
-    Dtmf,
-    Hangup,
-    Message,
-    Uuid,
-)
-from telephony.legs import AudioSocketLeg
+from telephony.carriers.audiosocket import AudioSocketCodec, AudioSocketProtocolError
+from telephony.events import CallerAudio, CallEvent, CallStarted, Dtmf, HungUp
+from telephony.legs import CallLeg
 
 from .calls import Call, CallIdTaken
 from .pipeline import SpeechPipeline
@@ -94,35 +88,36 @@ class AudioSocketServer:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    async def _read_uuid(
-        self, reader: asyncio.StreamReader, parser: AudioSocketParser
-    ) -> tuple[str, list[Message]]:
+    async def _read_start(
+        self, reader: asyncio.StreamReader, codec: AudioSocketCodec
+    ) -> tuple[CallStarted, list[CallEvent]]:
         while True:
             data = await reader.read(4096)
             if not data:
                 raise AudioSocketProtocolError("closed", "connection closed before the UUID")
-            messages = parser.feed(data)
-            if messages:
-                first, rest = messages[0], messages[1:]
-                if not isinstance(first, Uuid):
-                    raise AudioSocketProtocolError("no_uuid", f"first message was {clip(first)}")
-                return first.uuid, rest
+            events = codec.receive_bytes(data)
+            if events:
+                first, rest = events[0], events[1:]
+                assert isinstance(first, CallStarted)
+                return first, rest
 
     async def _call(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         gw = self.gw
-        parser = AudioSocketParser()
+        codec = AudioSocketCodec()
         try:
-            call_id, early = await asyncio.wait_for(self._read_uuid(reader, parser), UUID_TIMEOUT_S)
+            started, early = await asyncio.wait_for(self._read_start(reader, codec), UUID_TIMEOUT_S)
         except (TimeoutError, AudioSocketProtocolError) as exc:
             gw.metrics.errors.labels(code="audiosocket_protocol").inc()
             log.warning("audiosocket connection rejected: %s", clip(str(exc)))
             return
+        call_id = started.call_id
 
-        async def send_bytes(data: bytes) -> None:
+        async def send_bytes(data: str | bytes) -> None:
+            assert isinstance(data, bytes)
             writer.write(data)
             await writer.drain()
 
-        leg = AudioSocketLeg(send_bytes, 8000, parser=parser)
+        leg = CallLeg(codec, send_bytes, pacing=codec.pacing())
         pipeline = SpeechPipeline(
             gw.core,
             leg,
@@ -143,24 +138,30 @@ class AudioSocketServer:
             await pipeline.aclose()
             return
         reason = "hangup"
-        events: asyncio.Queue[Message] = asyncio.Queue()
-        for msg in early:
-            events.put_nowait(msg)
+        last_audio = [time.monotonic()]
 
-        async def forward() -> None:
-            while True:
-                msg = await events.get()
-                if isinstance(msg, Dtmf):
-                    await call.emit({"type": "dtmf", "digit": msg.digit, "call": call_id})
+        async def handle(events: list[CallEvent]) -> bool:
+            for event in events:
+                if isinstance(event, CallerAudio):
+                    last_audio[0] = time.monotonic()
+                elif isinstance(event, Dtmf):
+                    await call.emit({"type": "dtmf", "digit": event.digit, "call": call_id})
+                elif isinstance(event, HungUp):
+                    leg.mark_closed()
+                    return False
+            return True
 
-        forwarder = asyncio.create_task(forward())
         try:
             gw.refresh_gauges()
             log.info("audiosocket call started", extra={"call": call_id})
             leg.start()
-            if not any(isinstance(m, Hangup) for m in early):
-                await leg.consume(self._reader(reader, leg), events.put_nowait)
+            going = await handle(early)
+            read = self._reader(reader, last_audio)
+            while going and not leg.closed:
+                data = await read(65536)
+                going = await handle(codec.receive_bytes(data) if data else codec.receive_eof())
         except AudioSocketProtocolError as exc:
+            await handle(exc.events)
             gw.metrics.errors.labels(code="audiosocket_protocol").inc()
             log.warning("audiosocket protocol error: %s", clip(str(exc)), extra={"call": call_id})
             reason = "protocol_error"
@@ -172,17 +173,12 @@ class AudioSocketServer:
         except (ConnectionError, OSError):
             reason = "disconnected"
         finally:
-            forwarder.cancel()
-            while not events.empty():  # DTMF that arrived with the hang-up still counts
-                msg = events.get_nowait()
-                if isinstance(msg, Dtmf):
-                    await call.emit({"type": "dtmf", "digit": msg.digit, "call": call_id})
             await leg.stop()
             await gw.calls.end(call, reason)
             gw.refresh_gauges()
 
     def _reader(
-        self, reader: asyncio.StreamReader, leg: AudioSocketLeg
+        self, reader: asyncio.StreamReader, last_audio: list[float]
     ) -> Callable[[int], Awaitable[bytes]]:
         """`reader.read`, raising TimeoutError once the peer has sent no audio for too long."""
         idle_s = self.gw.settings.audiosocket_idle_s
@@ -190,7 +186,7 @@ class AudioSocketServer:
         async def read(n: int) -> bytes:
             if not idle_s:
                 return await reader.read(n)
-            left = leg.last_audio_at + idle_s - time.monotonic()
+            left = last_audio[0] + idle_s - time.monotonic()
             if left <= 0:
                 raise TimeoutError
             async with asyncio.timeout(left):

@@ -13,10 +13,11 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from telephony.media import carrier_problem, format_problem
+from telephony.carriers import carrier, names
+from telephony.media import format_problem
 from tts_core.normalize import NormalizeSettingError, parse_setting, setting_text
 
-FORMATS = ("binary", "json", "twilio", "audiosocket")
+FORMATS = ("binary", "json", *names())  # every carrier's messages, ready to forward
 LOG_CLIP = 200  # characters of client text quoted in an error or a log line
 
 
@@ -151,11 +152,12 @@ def check_settings(s: SpeakSettings) -> SpeakSettings:
         raise _bad("lead_ms", "lead_ms must be between 0 and 60000")
     if s.call and s.session:
         raise _bad("session", "attach with call (a carrier id) or session (an alias), not both")
-    if s.format in ("twilio", "audiosocket"):
-        if (problem := carrier_problem(s.format, s.encoding, s.sample_rate)) is not None:
+    if s.format not in ("binary", "json"):
+        codec = carrier(s.format)
+        if (problem := codec.media_problem(s.encoding, s.sample_rate)) is not None:
             raise _bad("encoding", problem)
-    if s.format == "twilio" and not s.stream_sid and not s.call and not s.session:
-        raise _bad("stream_sid", "format twilio needs the stream_sid to address")
+        if codec.needs_stream_id and not s.stream_sid and not s.call and not s.session:
+            raise _bad("stream_sid", f"format {s.format} needs the stream_sid to address")
     return s
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from telephony.carriers import carrier
 from tts_core import EngineUnavailable, InvalidRequest, Resolved
 
 from .calls import Call
@@ -200,7 +201,8 @@ class SpeakSession:
                 metrics=self.gw.metrics,
                 max_queued=self.gw.settings.max_queued_sentences,
                 max_markers=self.gw.settings.max_pending_marks,
-                carrier_marks=s.format == "twilio",
+                carrier_marks=s.format not in ("binary", "json")
+                and carrier(s.format).playback_acks,
                 tenant=self.tenant,
                 log_extra=self.log_extra,
             )

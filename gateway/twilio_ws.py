@@ -25,8 +25,10 @@ from typing import TYPE_CHECKING
 
 from starlette.websockets import WebSocket, WebSocketState
 
-from telephony.legs import TwilioLeg
-from telephony.twilio import Dtmf, Mark, Start, Stop, TwilioCodec, TwilioProtocolError
+from telephony.carriers.twilio import Mark, Start, Stop, TwilioCodec, TwilioProtocolError
+from telephony.events import Dtmf
+from telephony.legs import CallLeg, SendAhead
+from telephony.media import MediaFormat
 from tts_core import EngineError, InvalidRequest
 from tts_core.normalize import NormalizeSettingError, parse_setting, setting_text
 
@@ -121,7 +123,8 @@ def new_call(gw: Gateway, ws: WebSocket, start: Start) -> Call:
     async def close() -> None:
         await ws.close(1000)
 
-    leg = TwilioLeg(send_text, start.stream_sid, lead_ms=TWILIO_LEAD_MS, close=close)
+    wire = TwilioCodec.for_output(MediaFormat("mulaw", 8000, 20), start.stream_sid)
+    leg = CallLeg(wire, send_text, pacing=SendAhead(TWILIO_LEAD_MS), close=close)
     normalize = "on"
     if "normalize" in params:
         try:
@@ -236,7 +239,6 @@ async def twilio_endpoint(ws: WebSocket) -> None:
 async def _serve_call(ws: WebSocket, codec: TwilioCodec, gw: Gateway, call: Call) -> str:
     """Handle Twilio's messages until the stream stops; return why the call ended."""
     leg = call.leg
-    assert isinstance(leg, TwilioLeg)
     while True:
         message = await ws.receive()
         if message["type"] == "websocket.disconnect":
@@ -252,7 +254,7 @@ async def _serve_call(ws: WebSocket, codec: TwilioCodec, gw: Gateway, call: Call
         if isinstance(event, Dtmf):
             await call.emit({"type": "dtmf", "digit": event.digit, "call": call.id})
         elif isinstance(event, Mark):
-            outcome = leg.on_mark_echo(event.name)
+            outcome = leg.mark_echoed(event.name)
             log.debug("mark %s %s", clip(event.name, 64), outcome, extra={"call": call.id})
         elif isinstance(event, Stop):
             return "stop"

@@ -45,7 +45,7 @@ from robust_support import (
 from test_robust_carriers import SLIN8, AsteriskPeer, TwilioPeer
 
 from gateway.config import Settings
-from telephony.audiosocket import Kind
+from telephony.carriers.audiosocket import Kind
 from tts_core.sim_engine import SimulatedEngine
 
 
