@@ -64,6 +64,7 @@ class SpeakSettings:
     call: str | None = None
     session: str | None = None  # attach to a live call by its alias
     normalize: str = "on"  # speakable-text categories: "on", "off" or a list
+    listen: bool = True  # attached to a call: receive the caller's audio as binary messages
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -107,6 +108,19 @@ def _unicode(value: Any) -> bool:
     return True
 
 
+def _flag(field: str, value: Any) -> bool:
+    """A yes/no setting: JSON true/false, or 1/0/true/false/on/off in a query string."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.lower() in ("1", "true", "on", "yes"):
+        return True
+    if isinstance(value, str) and value.lower() in ("0", "false", "off", "no"):
+        return False
+    raise _bad(field, f"{field} must be 1 or 0 (true or false)")
+
+
 def _string(field: str, value: Any, limit: int = 128) -> str:
     if not _unicode(value) or not value or len(value) > limit:
         raise _bad(field, f"{field} must be a non-empty string of at most {limit} characters")
@@ -133,6 +147,8 @@ def parse_settings(
             setattr(settings, key, _number(key, value, int))
         elif key in ("encoding", "format"):
             setattr(settings, key, _string(key, value).lower())
+        elif key == "listen":
+            settings.listen = _flag(key, value)
         elif key == "normalize":
             try:
                 settings.normalize = setting_text(parse_setting(value))
@@ -163,8 +179,8 @@ def check_settings(s: SpeakSettings) -> SpeakSettings:
 
 # -- client messages ---------------------------------------------------------
 
-ClientType = Literal["start", "text", "flush", "clear", "mark", "close"]
-CLIENT_TYPES: tuple[str, ...] = ("start", "text", "flush", "clear", "mark", "close")
+ClientType = Literal["start", "text", "flush", "clear", "mark", "close", "hangup"]
+CLIENT_TYPES: tuple[str, ...] = ("start", "text", "flush", "clear", "mark", "close", "hangup")
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,10 @@
 The receive loop never blocks on synthesis, so `clear` is acted on at once
 even while a long answer is still being spoken. Text goes through the
 incremental segmenter into the speaking pipeline, which runs either on this
-socket (the `format` legs) or on a live call the session attached to.
+socket (the `format` legs) or on a live call the session attached to. An
+attached session also hears the caller (binary messages in its own
+`encoding`, `sample_rate` and `frame_ms`, unless `listen=0`) and may end the
+call (`hangup`: what is queued is spoken and played first).
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ from typing import TYPE_CHECKING, Any
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from telephony.carriers import carrier
+from telephony.media import MediaFormat
 from tts_core import EngineUnavailable, InvalidRequest, Resolved
 
+from .caller_audio import CallerAudioFeed
 from .calls import Call
 from .outputs import make_leg
 from .pipeline import SpeechPipeline
@@ -34,11 +39,12 @@ from .protocol import (
 from .segmenter import SentenceSegmenter, TooManySentences
 
 if TYPE_CHECKING:
-    from .app import Gateway
+    from .state import Gateway
 
 log = logging.getLogger(__name__)
 
 SEND_TIMEOUT_S = 10.0
+HANGUP_DRAIN_S = 60.0  # longest a hang-up waits for queued speech to play
 
 
 class ClientGone(Exception):
@@ -72,6 +78,7 @@ class SpeakSession:
         self.closing = False
         self._timer: asyncio.Task[None] | None = None
         self._finisher: asyncio.Task[None] | None = None
+        self._hanger: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
 
     # -- sending -----------------------------------------------------------
@@ -185,6 +192,7 @@ class SpeakSession:
                 "carrier": self.call.carrier,
                 "call": self.call.id,
                 "aliases": sorted(self.call.aliases),
+                "listen": self._listen_format(),
             }
         else:
             leg = leg_of_output = make_leg(s, self.send_text, self.send_bytes)
@@ -224,6 +232,19 @@ class SpeakSession:
             }
         )
         log.info("session ready", extra=self.log_extra | {"format": settings["format"]})
+        if self.call is not None and s.listen:
+            # After `ready`: the first binary message an application gets is caller audio.
+            fmt = MediaFormat(s.encoding, s.sample_rate, s.frame_ms)
+            self.call.listen(CallerAudioFeed(self.send_bytes, fmt, self.gw.metrics))
+
+    def _listen_format(self) -> dict[str, Any] | bool:
+        """What the caller's audio arrives as (the session's own format), or False."""
+        s = self.settings
+        if not s.listen:
+            return False
+        fmt = MediaFormat(s.encoding, s.sample_rate, s.frame_ms)
+        return {"encoding": s.encoding, "sample_rate": s.sample_rate, "frame_ms": s.frame_ms,
+                "frame_bytes": fmt.frame_bytes}  # fmt: skip
 
     # -- receiving ---------------------------------------------------------
 
@@ -258,6 +279,25 @@ class SpeakSession:
             async with self._segment_lock:
                 self._release(self.segmenter.flush(), time.monotonic())
             self._finisher = asyncio.create_task(self._finish())
+        elif msg.type == "hangup":
+            if self.call is None:
+                raise ProtocolError(
+                    "not_attached", "hangup ends the call a session is attached to; this has none"
+                )
+            self.closing = True
+            async with self._segment_lock:
+                self._release(self.segmenter.flush(), time.monotonic())
+            self._hanger = asyncio.create_task(self._hang_up(self.call))
+
+    async def _hang_up(self, call: Call) -> None:
+        """Speak and play what is queued (bounded), then end the call the carrier's way."""
+        assert self.pipeline is not None
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(HANGUP_DRAIN_S):
+                await self.pipeline.drain()
+                await call.leg.wait_played()
+        log.info("application hangs up", extra=self.log_extra)
+        await self.gw.calls.hang_up(call, "app_hangup")
 
     def _check_markers(self) -> None:
         assert self.pipeline is not None
@@ -484,7 +524,7 @@ class SpeakSession:
         return True
 
     async def aclose(self) -> None:
-        for task in (self._timer, self._finisher):
+        for task in (self._timer, self._finisher, self._hanger):
             if task is not None and not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
