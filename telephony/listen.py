@@ -9,6 +9,13 @@ the whole call (filter state carried across chunks: no clicks at chunk seams,
 no samples lost between chunks), encodes, and cuts exact frames, carrying the
 remainder to the next chunk. Nothing is padded: a call's audio never ends
 mid-stream, and a partial frame is simply completed by the next chunk.
+
+This audio is for recognition and barge-in detection, where every millisecond
+of delay is heard as a slower agent, so the filter is chosen for delay: soxr's
+linear-phase filters hold back 35-75 ms (HQ); going up in rate (8 kHz phone
+audio to a 16 kHz recognizer) the quick cubic filter adds under a millisecond
+and nothing to alias; going down keeps an anti-aliasing filter (LQ, about
+36 ms from 16 to 8 kHz), since folding 4-8 kHz onto the band would hurt more.
 """
 
 from __future__ import annotations
@@ -39,7 +46,8 @@ class CallerAudioStream:
             # A carrier does not change format mid-call; if one did, start a fresh filter
             # rather than run new samples through the old rate's state.
             self._source = (encoding, sample_rate)
-            self._resampler = StreamResampler(sample_rate, self.out.sample_rate)
+            quality = "QQ" if self.out.sample_rate >= sample_rate else "LQ"
+            self._resampler = StreamResampler(sample_rate, self.out.sample_rate, quality)
         assert self._resampler is not None
         pcm = np.frombuffer(decode_to_pcm16(encoding, payload), dtype="<i2")
         self.samples_in += pcm.size
