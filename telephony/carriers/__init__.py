@@ -20,6 +20,7 @@ __all__ = ["CarrierCodec", "CarrierProtocolError", "carrier", "names"]
 REGISTRY: dict[str, str] = {
     "twilio": "twilio:TwilioCodec",
     "audiosocket": "audiosocket:AudioSocketCodec",
+    "telnyx": "telnyx:TelnyxCodec",
 }
 
 
