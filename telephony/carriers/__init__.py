@@ -21,6 +21,7 @@ REGISTRY: dict[str, str] = {
     "twilio": "twilio:TwilioCodec",
     "audiosocket": "audiosocket:AudioSocketCodec",
     "telnyx": "telnyx:TelnyxCodec",
+    "plivo": "plivo:PlivoCodec",
 }
 
 
