@@ -22,6 +22,7 @@ REGISTRY: dict[str, str] = {
     "audiosocket": "audiosocket:AudioSocketCodec",
     "telnyx": "telnyx:TelnyxCodec",
     "plivo": "plivo:PlivoCodec",
+    "vonage": "vonage:VonageCodec",
 }
 
 
