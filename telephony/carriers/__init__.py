@@ -23,6 +23,7 @@ REGISTRY: dict[str, str] = {
     "telnyx": "telnyx:TelnyxCodec",
     "plivo": "plivo:PlivoCodec",
     "vonage": "vonage:VonageCodec",
+    "asterisk": "asterisk:AsteriskWebSocketCodec",  # chan_websocket; AudioSocket is above
 }
 
 
