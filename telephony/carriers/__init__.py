@@ -24,6 +24,7 @@ REGISTRY: dict[str, str] = {
     "plivo": "plivo:PlivoCodec",
     "vonage": "vonage:VonageCodec",
     "asterisk": "asterisk:AsteriskWebSocketCodec",  # chan_websocket; AudioSocket is above
+    "exotel": "exotel:ExotelCodec",
 }
 
 
