@@ -93,6 +93,11 @@ class FakeCarrier(ABC):
         """Every id the gateway must know this call by."""
         return [self.call_id]
 
+    @property
+    def wire_id(self) -> str | None:
+        """The stream id the carrier's outbound messages name, for those that name one."""
+        return None
+
     @abstractmethod
     async def connect(self) -> None:
         """Open the transport and announce the call, as the carrier does."""

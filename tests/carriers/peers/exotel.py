@@ -38,6 +38,10 @@ class Peer(WsCarrier):
         return "CA" + uuid.uuid4().hex
 
     @property
+    def wire_id(self) -> str | None:
+        return self.stream_sid
+
+    @property
     def ids(self) -> list[str]:
         return [self.call_id, self.stream_sid]
 

@@ -35,6 +35,10 @@ class Peer(WsCarrier):
         self._chunk = 0
 
     @property
+    def wire_id(self) -> str | None:
+        return self.stream_sid
+
+    @property
     def ids(self) -> list[str]:
         return [self.call_id, self.stream_sid]
 
