@@ -146,8 +146,10 @@ class TelnyxCodec(CarrierCodec):
         self._in = _codec(req_str(fmt, "encoding"), number(fmt, "sample_rate", 8000))
         # What we send is the stream_bidirectional_codec, which the leg URL names.
         out_name = self.options.get("codec") or req_str(fmt, "encoding")
-        out_rate = int(self.options.get("rate") or self._in[2])
-        encoding, self._big_endian_out, rate = _codec(out_name, out_rate)
+        out_rate = self.options.get("rate") or str(self._in[2])
+        if not out_rate.isascii() or not out_rate.isdigit():
+            raise err("unsupported_codec", f"rate {out_rate[:20]!r} in the leg URL", fatal=True)
+        encoding, self._big_endian_out, rate = _codec(out_name, int(out_rate))
         self.fmt = MediaFormat(encoding, rate, 20)
         params = string_map(body.get("custom_parameters"), "custom_parameters")
         if self._token is not None and "token" not in params:

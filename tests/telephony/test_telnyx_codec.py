@@ -190,3 +190,11 @@ def test_media_before_start_and_unsupported_codecs_are_refused() -> None:
     with pytest.raises(CarrierProtocolError) as info:
         TelnyxCodec().receive_bytes(b"\x00")
     assert info.value.code == "binary_frame"
+
+
+@pytest.mark.parametrize("options", [{"rate": "fast"}, {"codec": "G722"}, {"rate": "44100",
+                                     "codec": "L16"}])  # fmt: skip
+def test_a_leg_url_naming_a_codec_telnyx_cannot_send_is_refused(options: dict) -> None:
+    with pytest.raises(CarrierProtocolError) as info:
+        feed(TelnyxCodec(options), start())
+    assert info.value.code == "unsupported_codec" and info.value.fatal
