@@ -22,10 +22,9 @@ from typing import TYPE_CHECKING, Any
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from telephony.carriers import carrier
-from telephony.media import MediaFormat
 from tts_core import EngineUnavailable, InvalidRequest, Resolved
 
-from .caller_audio import CallerAudioFeed
+from . import attachment
 from .calls import Call
 from .outputs import make_leg
 from .pipeline import SpeechPipeline
@@ -44,7 +43,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SEND_TIMEOUT_S = 10.0
-HANGUP_DRAIN_S = 60.0  # longest a hang-up waits for queued speech to play
 
 
 class ClientGone(Exception):
@@ -178,22 +176,11 @@ class SpeakSession:
         if s.call or s.session:
             self.call = self.gw.calls.attach(self.emit, call_id=s.call or "", alias=s.session or "")
             self.log_extra["call"] = self.call.id
-            self.pipeline = self.call.pipeline
-            self.pipeline.voice = resolved.voice
-            self.pipeline.language = resolved.language
-            self.pipeline.speed = resolved.speed
-            self.pipeline.locale = resolved.locale
-            self.pipeline.normalize = s.normalize
+            self.pipeline = attachment.bring(self.call, resolved, s)
             leg_of_output = self.call.leg
             fmt = leg_of_output.fmt
             # What the listener actually gets is the call's own leg, not this socket's query.
-            settings = s.as_dict() | self.call.output | {"lead_ms": self.call.leg.lead_ms}
-            output = {
-                "carrier": self.call.carrier,
-                "call": self.call.id,
-                "aliases": sorted(self.call.aliases),
-                "listen": self._listen_format(),
-            }
+            settings, output = attachment.ready_fields(self.call, s)
         else:
             leg = leg_of_output = make_leg(s, self.send_text, self.send_bytes)
             fmt = leg.fmt
@@ -232,19 +219,9 @@ class SpeakSession:
             }
         )
         log.info("session ready", extra=self.log_extra | {"format": settings["format"]})
-        if self.call is not None and s.listen:
+        if self.call is not None:
             # After `ready`: the first binary message an application gets is caller audio.
-            fmt = MediaFormat(s.encoding, s.sample_rate, s.frame_ms)
-            self.call.listen(CallerAudioFeed(self.send_bytes, fmt, self.gw.metrics))
-
-    def _listen_format(self) -> dict[str, Any] | bool:
-        """What the caller's audio arrives as (the session's own format), or False."""
-        s = self.settings
-        if not s.listen:
-            return False
-        fmt = MediaFormat(s.encoding, s.sample_rate, s.frame_ms)
-        return {"encoding": s.encoding, "sample_rate": s.sample_rate, "frame_ms": s.frame_ms,
-                "frame_bytes": fmt.frame_bytes}  # fmt: skip
+            attachment.start_listening(self.call, s, self.send_bytes, self.gw.metrics)
 
     # -- receiving ---------------------------------------------------------
 
@@ -287,17 +264,11 @@ class SpeakSession:
             self.closing = True
             async with self._segment_lock:
                 self._release(self.segmenter.flush(), time.monotonic())
-            self._hanger = asyncio.create_task(self._hang_up(self.call))
-
-    async def _hang_up(self, call: Call) -> None:
-        """Speak and play what is queued (bounded), then end the call the carrier's way."""
-        assert self.pipeline is not None
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(HANGUP_DRAIN_S):
-                await self.pipeline.drain()
-                await call.leg.wait_played()
-        log.info("application hangs up", extra=self.log_extra)
-        await self.gw.calls.hang_up(call, "app_hangup")
+            self._hanger = asyncio.create_task(
+                attachment.hang_up_after_playout(
+                    self.gw.calls, self.call, self.pipeline, self.log_extra
+                )
+            )
 
     def _check_markers(self) -> None:
         assert self.pipeline is not None

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from telephony.carriers.base import CarrierCodec, CarrierProtocolError, Wire
+from telephony.carriers.base import CarrierCodec, CarrierProtocolError, Wire, dump
 from telephony.events import (
     CallerAudio,
     CallEvent,
@@ -56,7 +56,6 @@ __all__ = [
     "Stop",
     "StreamFormat",
     "TwilioCodec",
-    "TwilioProtocol",
     "TwilioProtocolError",
     "clear",
     "mark",
@@ -381,24 +380,17 @@ class TwilioCodec(CarrierCodec):
         return clear(stream_sid)
 
 
-TwilioProtocol = TwilioCodec
-
-
-def _dump(obj: dict[str, Any]) -> str:
-    return json.dumps(obj, separators=(",", ":"))
-
-
 def media(stream_sid: str, mulaw: bytes) -> str:
     """Outbound audio: raw µ-law 8 kHz (no WAV header), any length, base64."""
     payload = base64.b64encode(mulaw).decode("ascii")
-    return _dump({"event": "media", "streamSid": stream_sid, "media": {"payload": payload}})
+    return dump({"event": "media", "streamSid": stream_sid, "media": {"payload": payload}})
 
 
 def mark(stream_sid: str, name: str) -> str:
     """Twilio echoes this once the audio sent before it has played (or was cleared)."""
-    return _dump({"event": "mark", "streamSid": stream_sid, "mark": {"name": name}})
+    return dump({"event": "mark", "streamSid": stream_sid, "mark": {"name": name}})
 
 
 def clear(stream_sid: str) -> str:
     """Empty Twilio's playback buffer now (barge-in); pending marks get echoed."""
-    return _dump({"event": "clear", "streamSid": stream_sid})
+    return dump({"event": "clear", "streamSid": stream_sid})
