@@ -1,28 +1,30 @@
-"""The Starlette application: routes, lifespan, and the process-wide `Gateway` state."""
+"""The Starlette application: routes (all registered in `create_app`), lifespan, endpoints.
+
+The process-wide state is `gateway.state.Gateway`, which imports no endpoint;
+carrier legs are served by the drivers in `gateway.drivers`, one route per
+carrier in the `telephony.carriers` registry.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import socket
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from tts_core import AudioCache, EngineUnavailable, SpeechCore, create_engine
+from tts_core import EngineUnavailable, SpeechCore
 from tts_core.normalize import capabilities
 
-from .audiosocket_server import AudioSocketServer
 from .auth import (
     accepted_subprotocol,
     authorized,
@@ -31,17 +33,17 @@ from .auth import (
     origin_allowed,
     tenant_of,
 )
-from .calls import CallRegistry
+from .calls_feed import calls_feed
 from .config import Settings
 from .dialects import routes as dialect_routes
-from .metrics import Metrics
-from .protocol import ProtocolError, SpeakSettings, parse_settings
-from .segment_worker import SegmentationWorker
+from .drivers import carrier_routes, start_tcp_carriers, stop_tcp_carriers
+from .protocol import ProtocolError, parse_settings
 from .serving import bind, start_ops_server
 from .session import SessionEnded, SpeakSession
-from .tenants import Tenants
-from .twilio_ws import twilio_endpoint
+from .state import Gateway, Listeners, gateway_of
 from .voices import routes as voice_routes
+
+__all__ = ["Gateway", "Listeners", "create_app", "gateway_of"]
 
 log = logging.getLogger(__name__)
 
@@ -58,78 +60,6 @@ SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
 ]
-
-
-@dataclass
-class Listeners:
-    """Sockets bound before the server starts (so a busy port is a clean error, not a trace)."""
-
-    audiosocket: socket.socket | None = None
-    ops: socket.socket | None = None
-
-
-class Gateway:
-    """Everything one gateway process shares: settings, the speech core, calls, metrics."""
-
-    def __init__(self, settings: Settings, core: SpeechCore | None = None) -> None:
-        self.settings = settings
-        # A core handed in belongs to the caller (tests, embedding): we do not close it.
-        self.owns_core = core is None
-        if core is None:
-            engine = create_engine(settings.engine, **settings.engine_options())
-            cache = AudioCache(settings.cache_entries, settings.cache_mb * 1024 * 1024)
-            core = SpeechCore(
-                engine,
-                idle_unload_s=settings.idle_unload_s,
-                cache=cache,
-                fifo=settings.scheduler == "fifo",
-                piece_s=settings.render_piece_ms / 1000,
-            )
-        self.core = core
-        self.metrics = Metrics()
-        stats = getattr(core.engine, "stats", None)
-        if callable(stats):
-            self.metrics.watch_engine(stats)
-        self.calls = CallRegistry()
-        self.sessions: set[SpeakSession] = set()
-        self.tenants = Tenants(settings)
-        self.segmentation = SegmentationWorker()
-        self.audiosocket: AudioSocketServer | None = None
-        self._cache_hits_seen = 0
-        self._pieces_seen = 0
-
-    def default_speak_settings(self) -> SpeakSettings:
-        return SpeakSettings(lead_ms=self.settings.lead_ms)
-
-    def limits(self) -> dict[str, Any]:
-        s = self.settings
-        return {
-            "max_message_bytes": s.max_message_bytes,
-            "max_session_chars": s.max_session_chars,
-            "max_queued_sentences": s.max_queued_sentences,
-            "max_pending_marks": s.max_pending_marks,
-            "max_sentence_chars": s.max_sentence_chars,
-            "session_idle_s": s.session_idle_s,
-            "sentence_wait_s": s.sentence_wait_s,
-        }
-
-    def refresh_gauges(self) -> None:
-        self.metrics.sessions.set(len(self.sessions))
-        for carrier in ("twilio", "audiosocket"):
-            live = sum(1 for c in self.calls.all() if c.carrier == carrier)
-            self.metrics.calls.labels(carrier=carrier).set(live)
-        self.metrics.queue_depth.set(self.core.queue_depth)
-        self.metrics.engine_busy.set(self.core.scheduler.in_use)
-        hits = self.core.stats.cache_hits
-        self.metrics.cache_hits.inc(max(0, hits - self._cache_hits_seen))
-        self._cache_hits_seen = hits
-        pieces = self.core.quantum.pieces
-        self.metrics.render_pieces.inc(max(0, pieces - self._pieces_seen))
-        self._pieces_seen = pieces
-
-
-def gateway_of(conn: HTTPConnection) -> Gateway:
-    return conn.app.state.gateway
 
 
 # -- operations -------------------------------------------------------------------------
@@ -319,13 +249,10 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         gw.core.start()
+        gw.call_events.start()
         ops_server = None
         try:
-            if settings.audiosocket_port:
-                gw.audiosocket = AudioSocketServer(gw)
-                await gw.audiosocket.start(
-                    settings.audiosocket_host, settings.audiosocket_port, listeners.audiosocket
-                )
+            await start_tcp_carriers(gw, listeners)
             if ops_app is not None:
                 sock = listeners.ops or bind(settings.ops_host, settings.ops_port)
                 ops_server = await start_ops_server(ops_app, settings, sock)
@@ -345,7 +272,8 @@ def create_app(
         *public_ops,
         Route("/v1/voices", voices),
         WebSocketRoute("/v1/speak", speak),
-        WebSocketRoute("/twilio", twilio_endpoint),
+        WebSocketRoute("/v1/calls", calls_feed),
+        *carrier_routes(),  # /twilio, /telnyx, ...: one per WebSocket carrier
         *voice_routes(),
         *dialect_routes(),
     ]
@@ -367,11 +295,9 @@ async def shutdown(gw: Gateway) -> None:
             session.end_reason = "server_shutdown"
             await session.close(1001, "server shutting down")
     for call in gw.calls.all():
-        with contextlib.suppress(Exception):
-            await call.leg.hangup()
-        await gw.calls.end(call, "server_shutdown")
-    if gw.audiosocket is not None:
-        await gw.audiosocket.stop()
+        await gw.calls.hang_up(call, "server_shutdown")
+    await stop_tcp_carriers(gw)
+    await gw.call_events.aclose()
     gw.segmentation.close()
     if gw.owns_core:
         await gw.core.aclose()

@@ -1,4 +1,4 @@
-"""Who may connect: API keys (each key a tenant), browser origins, Twilio signatures.
+"""Who may connect: API keys (each key a tenant), browser origins, carrier legs.
 
 Keys are accepted the three ways clients can send them: an `Authorization:
 Bearer` header (servers and SDKs), a `token` query parameter (tools that can
@@ -12,6 +12,16 @@ servers and SDKs send none. A page on another site must not drive a caller's
 gateway from its visitors' browsers, so only the gateway's own origin and those
 listed in `VOXGATE_ALLOWED_ORIGINS` are let in; requests without an Origin are
 unaffected.
+
+Carrier legs authenticate the way each carrier's docs allow: Twilio by its
+`X-Twilio-Signature` (with `VOXGATE_TWILIO_AUTH_TOKEN`), every carrier by the
+shared `VOXGATE_CARRIER_TOKEN`, presented as a bearer header, the password of
+HTTP basic auth (Asterisk's websocket_client.conf, Exotel's URL credentials),
+a header the carrier documents for it (Telnyx's streaming auth token), a
+`token` query parameter, or a `token` custom parameter in the call's start
+message (TwiML `<Parameter>`, Plivo extra headers, Vonage headers): those are
+only known once the start arrives, so the check waits for it, and the call is
+refused before it is registered.
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+from typing import Literal
 from urllib.parse import urlsplit
 
 from starlette.requests import HTTPConnection
@@ -165,3 +176,53 @@ def valid_twilio_signature(conn: HTTPConnection, settings: Settings) -> bool:
         return True
     signature = conn.headers.get("x-twilio-signature", "")
     return _same(signature, twilio_signature(token, signed_url(conn, settings.public_url)))
+
+
+# -- carrier legs ----------------------------------------------------------------------
+
+CarrierVerdict = Literal["ok", "pending", "denied"]
+
+
+def _basic_password(header: str) -> str | None:
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return ""
+    return decoded.partition(":")[2]
+
+
+def presented_carrier_token(
+    conn: HTTPConnection, token_headers: tuple[str, ...] = ()
+) -> str | None:
+    """The shared secret a carrier leg presents on its upgrade request, if any."""
+    header = conn.headers.get("authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip()
+    if header[:6].lower() == "basic ":
+        return _basic_password(header)
+    for name in token_headers:
+        if (value := conn.headers.get(name)) is not None:
+            return value
+    return conn.query_params.get("token")
+
+
+def carrier_token_matches(settings: Settings, presented: str | None) -> bool:
+    return presented is not None and _same(presented, settings.carrier_token)
+
+
+def carrier_upgrade(
+    carrier: str, conn: HTTPConnection, settings: Settings, token_headers: tuple[str, ...] = ()
+) -> tuple[CarrierVerdict, str]:
+    """May this carrier leg open? "pending": only its start message can tell."""
+    if carrier == "twilio" and settings.twilio_auth_token:
+        if valid_twilio_signature(conn, settings):
+            return "ok", ""
+        return "denied", "invalid X-Twilio-Signature"
+    if not settings.carrier_token:
+        return "ok", ""
+    presented = presented_carrier_token(conn, token_headers)
+    if presented is None:
+        return "pending", ""
+    if carrier_token_matches(settings, presented):
+        return "ok", ""
+    return "denied", "invalid carrier token"

@@ -1,9 +1,9 @@
 """Live calls terminated by the gateway, and the applications attached to them.
 
 A call is known by the ids its carrier gave it (Twilio: callSid and streamSid;
-AudioSocket: the UUID) and by aliases chosen in carrier data (Twilio's
-`session` custom parameter), so the application can attach with whichever it
-has: `/v1/speak?call=<carrier id>` or `/v1/speak?session=<alias>`.
+Telnyx: call_control_id; AudioSocket: the UUID; ...) and by aliases chosen in
+carrier data (a `session` parameter), so the application can attach with
+whichever it has: `/v1/speak?call=<carrier id>` or `/v1/speak?session=<alias>`.
 
 Ownership is the point of this module. Anyone who can open a carrier socket
 chooses the ids and aliases it announces, so:
@@ -16,8 +16,11 @@ chooses the ids and aliases it announces, so:
   `finally` (`end`), so no dead call stays attachable.
 
 Each call owns one speaking pipeline on its leg; an attached `/v1/speak`
-session feeds that pipeline and receives the call's events (DTMF, hang-up).
-At most one application is attached at a time.
+session feeds that pipeline and receives the call's events (DTMF, marks,
+hang-up) and, unless it said `listen=0`, the caller's audio. At most one
+application is attached at a time. Every call that becomes attachable is
+announced (`call_started`) and every one that ends says why (`call_ended`),
+through `on_event`, to `/v1/calls` and the webhook.
 """
 
 from __future__ import annotations
@@ -30,8 +33,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from telephony.events import CallerAudio
 from telephony.legs import CallLeg
 
+from .caller_audio import CallerAudioFeed
 from .pipeline import SpeechPipeline
 from .protocol import ProtocolError
 
@@ -65,10 +70,15 @@ class Call:
     aliases: set[str] = field(default_factory=set)
     info: dict[str, Any] = field(default_factory=dict)
     output: dict[str, Any] = field(default_factory=dict)  # the leg's settings, for `ready`
+    params: dict[str, str] = field(default_factory=dict)  # the carrier's custom parameters
+    from_: str | None = None
+    to: str | None = None
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     end_reason: str = ""
     started_at: float = field(default_factory=time.monotonic)
     _listener: Emit | None = None
+    _audio: CallerAudioFeed | None = None
+    _hung_up_by: str = ""  # our own hang-up's reason, which wins over the carrier's close
 
     @property
     def carrier_ids(self) -> set[str]:
@@ -86,12 +96,47 @@ class Call:
             except Exception:  # the application went away; the call goes on
                 log.debug("dropping call event for a gone application", exc_info=True)
 
+    async def dtmf(self, digit: str) -> None:
+        """The one place a DTMF event for the application is made, whatever the carrier."""
+        await self.emit({"type": "dtmf", "digit": digit, "call": self.id})
+
+    def hear(self, audio: CallerAudio) -> None:
+        """Caller audio from the carrier: on to the attached application, if it listens."""
+        if self._audio is not None:
+            self._audio.hear(audio)
+
+    def listen(self, feed: CallerAudioFeed) -> None:
+        """Send the caller's audio to the attached application through `feed`."""
+        self.unlisten()
+        self._audio = feed
+        feed.start()
+
+    def unlisten(self) -> None:
+        feed, self._audio = self._audio, None
+        if feed is not None:
+            feed.close()
+
+    def started_event(self) -> dict[str, Any]:
+        """`call_started`, as `/v1/calls` and the webhook carry it."""
+        return {
+            "type": "call_started",
+            "call": self.id,
+            "carrier": self.carrier,
+            "ids": sorted(self.ids),
+            "aliases": sorted(self.aliases),
+            "from": self.from_,
+            "to": self.to,
+            "parameters": dict(self.params),
+            "at": round(time.time(), 3),
+        }
+
 
 class CallRegistry:
-    def __init__(self) -> None:
+    def __init__(self, on_event: Callable[[dict[str, Any]], None] | None = None) -> None:
         self._by_id: dict[str, Call] = {}
         self._by_alias: dict[str, Call] = {}
         self.live: dict[int, Call] = {}
+        self._on_event = on_event or (lambda _: None)
 
     def __len__(self) -> int:
         return len(self.live)
@@ -112,6 +157,8 @@ class CallRegistry:
         for alias in call.aliases:
             self._by_alias[alias] = call
         call.pipeline.emit = call.emit
+        call.started_at = time.monotonic()
+        self._on_event(call.started_event())
 
     def get(self, call_id: str) -> Call | None:
         """The live call with this carrier id (aliases are not looked up here)."""
@@ -141,14 +188,28 @@ class CallRegistry:
         # ==, not `is`: a session passes its bound `emit`, a new object at each access.
         if call._listener == listener:
             call._listener = None
+            call.unlisten()
+
+    async def hang_up(self, call: Call, reason: str = "app_hangup") -> None:
+        """End the call from our side, the carrier's way (its leg knows how), then end it."""
+        if call.ended.is_set():
+            return
+        call._hung_up_by = reason  # the leg closing under the driver is this, not a hang-up
+        try:
+            await call.leg.hangup()
+        except Exception:  # the transport is already gone: the call is over all the same
+            log.debug("hang-up could not be sent", exc_info=True, extra={"call": call.id})
+        await self.end(call, reason)
 
     async def end(self, call: Call, reason: str) -> None:
         """The call is over: forget its ids, tell the application, stop speaking."""
         if call.ended.is_set():
             return
+        reason = call._hung_up_by or reason
         call.end_reason = reason
         call.ended.set()
-        if self.live.pop(id(call), None) is not None:
+        was_live = self.live.pop(id(call), None) is not None
+        if was_live:
             for key in call.carrier_ids:
                 if self._by_id.get(key) is call:
                     del self._by_id[key]
@@ -156,6 +217,7 @@ class CallRegistry:
                 if self._by_alias.get(alias) is call:
                     del self._by_alias[alias]
         call.leg.mark_closed()
+        call.unlisten()
         duration = time.monotonic() - call.started_at
         log.info(
             "call ended",
@@ -166,6 +228,11 @@ class CallRegistry:
             {"type": "call_ended", "call": call.id, "reason": reason,
              "duration_s": round(duration, 3)}
         )  # fmt: skip
+        if was_live:  # announced by `register`: its end is announced too
+            self._on_event(
+                {"type": "call_ended", "call": call.id, "carrier": call.carrier, "reason": reason,
+                 "duration_s": round(duration, 3), "at": round(time.time(), 3)}
+            )  # fmt: skip
         await call.pipeline.aclose()
 
     def all(self) -> list[Call]:

@@ -126,6 +126,16 @@ class Settings:
         default="",
         metadata={"help": "external base URL Twilio signs (e.g. wss://voice.example.com)"},
     )
+    carrier_token: str = field(
+        default="",
+        metadata={"help": "shared secret carrier legs must present (empty = carrier legs open)"},
+    )
+    call_webhook: str = field(
+        default="", metadata={"help": "POST call_started/call_ended events to this URL"}
+    )
+    call_webhook_secret: str = field(
+        default="", metadata={"help": "HMAC-SHA256 key signing each call webhook body"}
+    )
     idle_unload_s: float = field(
         default=120.0, metadata={"help": "unload the model after this idle time (0 = never)"}
     )
@@ -243,6 +253,12 @@ class Settings:
                 "are checked against the Host header each client sends, not the URL Twilio "
                 "signed; set VOXGATE_PUBLIC_URL to that URL (e.g. wss://voice.example.com)"
             )
+        if not self.carrier_token and self.host not in ("127.0.0.1", "localhost", "::1"):
+            found.append(
+                "VOXGATE_CARRIER_TOKEN is not set: anyone who can reach this port can open a "
+                "carrier leg (/telnyx, /plivo, ...) and be spoken to; set it and pass it as "
+                "each carrier's docs/carriers page shows"
+            )
         return found
 
     def validate(self) -> Settings:
@@ -289,6 +305,13 @@ class Settings:
         for name in ("header_timeout_s", "keep_alive_s", "carrier_start_timeout_s"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0")
+        if self.call_webhook:
+            if not self.call_webhook.startswith(("http://", "https://")):
+                raise ConfigError("VOXGATE_CALL_WEBHOOK must be an http:// or https:// URL")
+            if not self.call_webhook_secret:
+                raise ConfigError(
+                    "VOXGATE_CALL_WEBHOOK needs VOXGATE_CALL_WEBHOOK_SECRET to sign its bodies"
+                )
         if self.engine == "piper" and self.voice and not Path(self.voice).is_file():
             raise ConfigError(f"voice file not found: {self.voice}")
         return self

@@ -76,6 +76,17 @@ class Metrics:
         self.errors = Counter(
             "voxgate_errors", "Errors reported to clients, by code", ["code"], registry=r
         )
+        self.caller_audio_dropped = Counter(
+            "voxgate_caller_audio_dropped_frames",
+            "Caller audio frames dropped because the application did not read them",
+            registry=r,
+        )
+        self.webhooks = Counter(
+            "voxgate_call_webhooks",
+            "Call webhook deliveries, by outcome (delivered, retried, failed, dropped)",
+            ["outcome"],
+            registry=r,
+        )
 
     def watch_engine(self, stats: Callable[[], Any]) -> None:
         """Export a batched engine's own figures (slots, batch sizes, step time, per-call

@@ -1,9 +1,10 @@
 """Call legs over the application's own `/v1/speak` socket, one per `format`.
 
-`binary` and `json` deliver bare frames; `twilio` and `audiosocket` deliver
-messages the application forwards to a carrier unchanged, so they reuse the
-carrier legs' wire encoding. All of them pace through the shared `CallLeg`
-deadline clock with the session's `lead_ms`.
+`binary` and `json` deliver bare frames; every carrier name (`twilio`,
+`audiosocket`, ... the `telephony.carriers` registry) delivers that carrier's
+messages for the application to forward unchanged, made by the very codec
+that terminates the carrier's calls. All of them are a `CallLeg` over one of
+these wires, paced ahead of real time by the session's `lead_ms`.
 
 `binary` and `json` carry one frame per message while the lead is short (a
 real-time player, an RTP forwarder). A client far ahead of real time gets the
@@ -17,10 +18,12 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
+from typing import ClassVar
 
-from telephony.audiosocket import encode_audio
-from telephony.legs import CallLeg, TwilioLeg
+from telephony.carriers import carrier
+from telephony.events import Command, SendAudio
+from telephony.legs import CallLeg, SendAhead, Wire
 from telephony.media import MediaFormat
 
 from .protocol import SpeakSettings
@@ -38,63 +41,54 @@ def frames_per_message(fmt: MediaFormat, lead_ms: float) -> int:
     return max(1, MAX_MESSAGE_BYTES // fmt.frame_bytes)
 
 
-class BinaryLeg(CallLeg):
+class BinaryWire:
     """Whole frames in binary WebSocket messages (see the module docstring)."""
 
-    def __init__(self, send_bytes: SendBytes, fmt: MediaFormat, *, lead_ms: float) -> None:
-        super().__init__(fmt, lead_ms=lead_ms)
-        self._send_bytes = send_bytes
+    kind: ClassVar[str] = "binary"
+
+    def __init__(self, fmt: MediaFormat, *, lead_ms: float) -> None:
+        self.fmt: MediaFormat | None = fmt
         self.max_frames_per_message = frames_per_message(fmt, lead_ms)
 
-    async def _emit_frame(self, frame: bytes) -> None:
-        await self._send_bytes(frame)
+    def send(self, command: Command) -> list[str | bytes]:
+        if isinstance(command, SendAudio):
+            return [b"".join(command.frames)]
+        return []  # marks, clears and hang-ups are events on this socket, not audio
 
-    async def _emit_frames(self, frames: Sequence[bytes]) -> None:
-        await self._send_bytes(b"".join(frames))
 
-
-class JsonLeg(CallLeg):
+class JsonWire(BinaryWire):
     """`{"type":"audio","seq":n,"payload":base64}` text messages, for clients without binary."""
 
-    def __init__(self, send_text: SendText, fmt: MediaFormat, *, lead_ms: float) -> None:
+    kind: ClassVar[str] = "json"
+
+    def __init__(self, fmt: MediaFormat, *, lead_ms: float) -> None:
         super().__init__(fmt, lead_ms=lead_ms)
-        self._send_text = send_text
         self._seq = 0
-        self.max_frames_per_message = frames_per_message(fmt, lead_ms)
 
-    async def _emit_frames(self, frames: Sequence[bytes]) -> None:
-        await self._emit_frame(b"".join(frames))
-
-    async def _emit_frame(self, frame: bytes) -> None:
-        payload = base64.b64encode(frame).decode("ascii")
-        await self._send_text(
-            json.dumps(
-                {"type": "audio", "seq": self._seq, "payload": payload}, separators=(",", ":")
-            )
-        )
+    def send(self, command: Command) -> list[str | bytes]:
+        if not isinstance(command, SendAudio):
+            return []
+        payload = base64.b64encode(b"".join(command.frames)).decode("ascii")
+        message = {"type": "audio", "seq": self._seq, "payload": payload}
         self._seq += 1
-
-
-class AudioSocketFramesLeg(CallLeg):
-    """AudioSocket audio messages (0x10 / 0x12) the application writes to Asterisk as they are."""
-
-    def __init__(self, send_bytes: SendBytes, fmt: MediaFormat, *, lead_ms: float) -> None:
-        super().__init__(fmt, lead_ms=lead_ms)
-        self._send_bytes = send_bytes
-
-    async def _emit_frame(self, frame: bytes) -> None:
-        await self._send_bytes(encode_audio(frame, self.fmt.sample_rate))
+        return [json.dumps(message, separators=(",", ":"))]
 
 
 def make_leg(settings: SpeakSettings, send_text: SendText, send_bytes: SendBytes) -> CallLeg:
+    """The leg for a session's own `format`: bare frames, or a carrier's messages to forward."""
     fmt = MediaFormat(settings.encoding, settings.sample_rate, settings.frame_ms)
+
+    async def write(message: str | bytes) -> None:
+        if isinstance(message, bytes):
+            await send_bytes(message)
+        else:
+            await send_text(message)
+
+    wire: Wire
     if settings.format == "json":
-        return JsonLeg(send_text, fmt, lead_ms=settings.lead_ms)
-    if settings.format == "twilio":
-        assert settings.stream_sid
-        return TwilioLeg(
-            send_text, settings.stream_sid, lead_ms=settings.lead_ms, frame_ms=settings.frame_ms
-        )
-    if settings.format == "audiosocket":
-        return AudioSocketFramesLeg(send_bytes, fmt, lead_ms=settings.lead_ms)
-    return BinaryLeg(send_bytes, fmt, lead_ms=settings.lead_ms)
+        wire = JsonWire(fmt, lead_ms=settings.lead_ms)
+    elif settings.format == "binary":
+        wire = BinaryWire(fmt, lead_ms=settings.lead_ms)
+    else:
+        wire = carrier(settings.format).for_output(fmt, settings.stream_sid)
+    return CallLeg(wire, write, pacing=SendAhead(settings.lead_ms))

@@ -13,10 +13,11 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from telephony.media import carrier_problem, format_problem
+from telephony.carriers import carrier, names
+from telephony.media import format_problem
 from tts_core.normalize import NormalizeSettingError, parse_setting, setting_text
 
-FORMATS = ("binary", "json", "twilio", "audiosocket")
+FORMATS = ("binary", "json", *names())  # every carrier's messages, ready to forward
 LOG_CLIP = 200  # characters of client text quoted in an error or a log line
 
 
@@ -63,6 +64,7 @@ class SpeakSettings:
     call: str | None = None
     session: str | None = None  # attach to a live call by its alias
     normalize: str = "on"  # speakable-text categories: "on", "off" or a list
+    listen: bool = True  # attached to a call: receive the caller's audio as binary messages
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -106,6 +108,19 @@ def _unicode(value: Any) -> bool:
     return True
 
 
+def _flag(field: str, value: Any) -> bool:
+    """A yes/no setting: JSON true/false, or 1/0/true/false/on/off in a query string."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.lower() in ("1", "true", "on", "yes"):
+        return True
+    if isinstance(value, str) and value.lower() in ("0", "false", "off", "no"):
+        return False
+    raise _bad(field, f"{field} must be 1 or 0 (true or false)")
+
+
 def _string(field: str, value: Any, limit: int = 128) -> str:
     if not _unicode(value) or not value or len(value) > limit:
         raise _bad(field, f"{field} must be a non-empty string of at most {limit} characters")
@@ -132,6 +147,8 @@ def parse_settings(
             setattr(settings, key, _number(key, value, int))
         elif key in ("encoding", "format"):
             setattr(settings, key, _string(key, value).lower())
+        elif key == "listen":
+            settings.listen = _flag(key, value)
         elif key == "normalize":
             try:
                 settings.normalize = setting_text(parse_setting(value))
@@ -151,18 +168,19 @@ def check_settings(s: SpeakSettings) -> SpeakSettings:
         raise _bad("lead_ms", "lead_ms must be between 0 and 60000")
     if s.call and s.session:
         raise _bad("session", "attach with call (a carrier id) or session (an alias), not both")
-    if s.format in ("twilio", "audiosocket"):
-        if (problem := carrier_problem(s.format, s.encoding, s.sample_rate)) is not None:
+    if s.format not in ("binary", "json"):
+        codec = carrier(s.format)
+        if (problem := codec.media_problem(s.encoding, s.sample_rate)) is not None:
             raise _bad("encoding", problem)
-    if s.format == "twilio" and not s.stream_sid and not s.call and not s.session:
-        raise _bad("stream_sid", "format twilio needs the stream_sid to address")
+        if codec.needs_stream_id and not s.stream_sid and not s.call and not s.session:
+            raise _bad("stream_sid", f"format {s.format} needs the stream_sid to address")
     return s
 
 
 # -- client messages ---------------------------------------------------------
 
-ClientType = Literal["start", "text", "flush", "clear", "mark", "close"]
-CLIENT_TYPES: tuple[str, ...] = ("start", "text", "flush", "clear", "mark", "close")
+ClientType = Literal["start", "text", "flush", "clear", "mark", "close", "hangup"]
+CLIENT_TYPES: tuple[str, ...] = ("start", "text", "flush", "clear", "mark", "close", "hangup")
 
 
 @dataclass(frozen=True)

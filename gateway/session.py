@@ -3,7 +3,10 @@
 The receive loop never blocks on synthesis, so `clear` is acted on at once
 even while a long answer is still being spoken. Text goes through the
 incremental segmenter into the speaking pipeline, which runs either on this
-socket (the `format` legs) or on a live call the session attached to.
+socket (the `format` legs) or on a live call the session attached to. An
+attached session also hears the caller (binary messages in its own
+`encoding`, `sample_rate` and `frame_ms`, unless `listen=0`) and may end the
+call (`hangup`: what is queued is spoken and played first).
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from telephony.carriers import carrier
 from tts_core import EngineUnavailable, InvalidRequest, Resolved
 
+from . import attachment
 from .calls import Call
 from .outputs import make_leg
 from .pipeline import SpeechPipeline
@@ -33,7 +38,7 @@ from .protocol import (
 from .segmenter import SentenceSegmenter, TooManySentences
 
 if TYPE_CHECKING:
-    from .app import Gateway
+    from .state import Gateway
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +76,7 @@ class SpeakSession:
         self.closing = False
         self._timer: asyncio.Task[None] | None = None
         self._finisher: asyncio.Task[None] | None = None
+        self._hanger: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
 
     # -- sending -----------------------------------------------------------
@@ -170,21 +176,11 @@ class SpeakSession:
         if s.call or s.session:
             self.call = self.gw.calls.attach(self.emit, call_id=s.call or "", alias=s.session or "")
             self.log_extra["call"] = self.call.id
-            self.pipeline = self.call.pipeline
-            self.pipeline.voice = resolved.voice
-            self.pipeline.language = resolved.language
-            self.pipeline.speed = resolved.speed
-            self.pipeline.locale = resolved.locale
-            self.pipeline.normalize = s.normalize
+            self.pipeline = attachment.bring(self.call, resolved, s)
             leg_of_output = self.call.leg
             fmt = leg_of_output.fmt
             # What the listener actually gets is the call's own leg, not this socket's query.
-            settings = s.as_dict() | self.call.output | {"lead_ms": self.call.leg.lead_ms}
-            output = {
-                "carrier": self.call.carrier,
-                "call": self.call.id,
-                "aliases": sorted(self.call.aliases),
-            }
+            settings, output = attachment.ready_fields(self.call, s)
         else:
             leg = leg_of_output = make_leg(s, self.send_text, self.send_bytes)
             fmt = leg.fmt
@@ -200,7 +196,8 @@ class SpeakSession:
                 metrics=self.gw.metrics,
                 max_queued=self.gw.settings.max_queued_sentences,
                 max_markers=self.gw.settings.max_pending_marks,
-                carrier_marks=s.format == "twilio",
+                carrier_marks=s.format not in ("binary", "json")
+                and carrier(s.format).playback_acks,
                 tenant=self.tenant,
                 log_extra=self.log_extra,
             )
@@ -222,6 +219,9 @@ class SpeakSession:
             }
         )
         log.info("session ready", extra=self.log_extra | {"format": settings["format"]})
+        if self.call is not None:
+            # After `ready`: the first binary message an application gets is caller audio.
+            attachment.start_listening(self.call, s, self.send_bytes, self.gw.metrics)
 
     # -- receiving ---------------------------------------------------------
 
@@ -256,6 +256,19 @@ class SpeakSession:
             async with self._segment_lock:
                 self._release(self.segmenter.flush(), time.monotonic())
             self._finisher = asyncio.create_task(self._finish())
+        elif msg.type == "hangup":
+            if self.call is None:
+                raise ProtocolError(
+                    "not_attached", "hangup ends the call a session is attached to; this has none"
+                )
+            self.closing = True
+            async with self._segment_lock:
+                self._release(self.segmenter.flush(), time.monotonic())
+            self._hanger = asyncio.create_task(
+                attachment.hang_up_after_playout(
+                    self.gw.calls, self.call, self.pipeline, self.log_extra
+                )
+            )
 
     def _check_markers(self) -> None:
         assert self.pipeline is not None
@@ -482,7 +495,7 @@ class SpeakSession:
         return True
 
     async def aclose(self) -> None:
-        for task in (self._timer, self._finisher):
+        for task in (self._timer, self._finisher, self._hanger):
             if task is not None and not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -37,7 +37,7 @@ from tts_core.reference_audio import MAX_BYTES, decode_reference
 from .auth import deny, forbidden_origin, origin_allowed, tenant_of
 
 if TYPE_CHECKING:
-    from .app import Gateway
+    from .state import Gateway
 
 log = logging.getLogger(__name__)
 

@@ -9,11 +9,11 @@ Supported combinations: `mulaw` and `alaw` at 8000 Hz (G.711 is defined at
 8 kHz only, and every carrier that takes it takes it at 8 kHz); `pcm16` (signed
 16-bit little-endian) at 8000, 16000 or 24000 Hz. `frame_ms` is 10 to 100 in
 steps of 10, the packetisation times telephony equipment uses. A carrier
-format adds its own rule (`CARRIER_MEDIA`: Twilio carries µ-law 8 kHz,
-AudioSocket slin at 8 or 16 kHz), and a WAV file, which is not on a wire, takes
+adds its own rule (what its wire carries, declared by its codec:
+`CarrierCodec.media_problem`), and a WAV file, which is not on a wire, takes
 PCM at any rate but G.711 still at 8 kHz only. These rules live here only:
-`format_problem`, `carrier_problem` and `file_problem` are what every caller
-(the gateway's settings, the call legs, `voxgate say`) validates with.
+`format_problem` and `file_problem` are what every caller (the gateway's
+settings, the call legs, `voxgate say`) validates with.
 """
 
 from __future__ import annotations
@@ -29,13 +29,11 @@ from telephony.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
 from telephony.resample import StreamResampler
 
 __all__ = [
-    "CARRIER_MEDIA",
     "ENCODINGS",
     "SAMPLE_RATES",
     "Encoding",
     "MediaFormat",
     "UtteranceEncoder",
-    "carrier_problem",
     "decode_to_pcm16",
     "encode_pcm16",
     "file_problem",
@@ -50,11 +48,6 @@ SAMPLE_RATES: dict[str, tuple[int, ...]] = {
     "pcm16": (8000, 16000, 24000),
 }
 _SILENCE = {"mulaw": 0xFF, "alaw": 0xD5, "pcm16": 0x00}
-# What each carrier's wire carries: (encoding, sample rates).
-CARRIER_MEDIA: dict[str, tuple[str, tuple[int, ...]]] = {
-    "twilio": ("mulaw", (8000,)),
-    "audiosocket": ("pcm16", (8000, 16000)),
-}
 
 
 def format_problem(
@@ -70,15 +63,6 @@ def format_problem(
     ms = frame_ms
     if isinstance(ms, bool) or not isinstance(ms, int) or not 10 <= ms <= 100 or ms % 10:
         return "frame_ms", f"frame_ms must be 10..100 in steps of 10, not {ms!r}"
-    return None
-
-
-def carrier_problem(carrier: str, encoding: object, sample_rate: object) -> str | None:
-    """Why `carrier` cannot carry this encoding and rate, or None when it can."""
-    wanted, rates = CARRIER_MEDIA[carrier]
-    if encoding != wanted or isinstance(sample_rate, bool) or sample_rate not in rates:
-        allowed = " or ".join(str(r) for r in rates)
-        return f"format {carrier} carries {wanted} at {allowed} Hz"
     return None
 
 

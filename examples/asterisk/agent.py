@@ -22,7 +22,8 @@ HOURS = "We are open Monday to Friday, from 9 a.m. to 5 p.m."
 
 async def attach(call_id: str):
     for _ in range(50):  # the call registers when Asterisk connects
-        ws = await websockets.connect(f"{VOXGATE}/v1/speak?call={call_id}")
+        # listen=0: this menu needs only the keys, not the caller's voice.
+        ws = await websockets.connect(f"{VOXGATE}/v1/speak?call={call_id}&listen=0")
         event = json.loads(await ws.recv())
         if event["type"] == "ready":
             return ws

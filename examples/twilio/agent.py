@@ -4,7 +4,9 @@
     python examples/twilio/agent.py --session order-42  (the `session` <Parameter>)
 
 voxgate terminates the Twilio media stream itself (see twiml.xml); this app only
-sends text. Replace `reply()` with your LLM's streaming output.
+sends text. Replace `reply()` with your LLM's streaming output. The binary
+messages are the caller's voice (16 kHz slin here, as `encoding` and
+`sample_rate` ask): feed them to your speech-to-text. `#` hangs up.
 """
 
 from __future__ import annotations
@@ -31,13 +33,21 @@ async def main(query: str) -> None:
         if os.environ.get("VOXGATE_API_KEY")
         else {}
     )
-    async with websockets.connect(f"{VOXGATE}/v1/speak?{query}", additional_headers=headers) as ws:
+    url = f"{VOXGATE}/v1/speak?{query}&encoding=pcm16&sample_rate=16000"
+    async with websockets.connect(url, additional_headers=headers) as ws:
         print(json.loads(await ws.recv()))  # ready
         await ws.send(json.dumps({"type": "text", "text": "Press any key on your phone."}))
+        heard = 0
         async for raw in ws:
+            if isinstance(raw, bytes):  # 20 ms of the caller: speech-to-text goes here
+                heard += len(raw)
+                continue
             event = json.loads(raw)
-            print(event)
-            if event["type"] == "dtmf":
+            print(event, f"({heard // 32} ms of the caller heard)")
+            if event["type"] == "dtmf" and event["digit"] == "#":
+                await ws.send(json.dumps({"type": "text", "text": "Goodbye."}))
+                await ws.send(json.dumps({"type": "hangup"}))  # after "Goodbye." has played
+            elif event["type"] == "dtmf":
                 await ws.send(json.dumps({"type": "clear"}))  # barge-in on the caller's key
                 for piece in reply(event["digit"]):
                     await ws.send(json.dumps({"type": "text", "text": piece}))

@@ -55,7 +55,7 @@ from .socket import DialectSocket, SocketGone, Stopped
 from .stream import Admission, SpeechStream, StreamError, resolve_vendor_voice
 
 if TYPE_CHECKING:
-    from ..app import Gateway
+    from ..state import Gateway
 
 log = logging.getLogger(__name__)
 

@@ -44,7 +44,7 @@ from .keys import authorization_key, tenant_for_key
 from .stream import Admission, SpeechStream, StreamError, resolve_vendor_voice
 
 if TYPE_CHECKING:
-    from ..app import Gateway
+    from ..state import Gateway
 
 log = logging.getLogger(__name__)
 

@@ -39,7 +39,7 @@ from ..pipeline import Cleared, Emit, QueueFull, SpeechPipeline
 from ..segmenter import SentenceSegmenter, TooManySentences
 
 if TYPE_CHECKING:
-    from ..app import Gateway
+    from ..state import Gateway
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,6 @@
-"""Call legs: one module per carrier over the shared `CallLeg` contract in `base`."""
+"""Call legs: one `CallLeg` over a wire (a codec) and a pacing strategy, for every carrier."""
 
-from telephony.legs.audiosocket import AudioSocketLeg
-from telephony.legs.base import CallLeg, PendingMark
-from telephony.legs.twilio import MarkOutcome, TwilioLeg
+from telephony.legs.base import CallLeg, MarkOutcome, PendingMark, Wire
+from telephony.legs.pacing import Pacing, RealTimePump, SendAhead
 
-__all__ = ["AudioSocketLeg", "CallLeg", "MarkOutcome", "PendingMark", "TwilioLeg"]
+__all__ = ["CallLeg", "MarkOutcome", "Pacing", "PendingMark", "RealTimePump", "SendAhead", "Wire"]

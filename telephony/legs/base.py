@@ -1,34 +1,49 @@
-"""The call-leg contract: paced frames, ordered marks, barge-in and playout position.
+"""The call leg: one carrier connection's paced frames, ordered marks, barge-in and playout.
 
-A leg sits between a session that produces exact wire frames and one carrier
-connection. It owns timing (frames leave on the `Pacer`'s deadline clock, so a
-fast producer is held back rather than flooding the carrier) and knows how much
-audio the listener has heard, so a barge-in can report the text actually heard.
-I/O is injected as async callables, and the clock and sleep are injected too,
-so every leg is tested with in-memory sinks and virtual time.
+A leg sits between a producer of exact wire frames (the speaking pipeline) and
+one connection. It is put together from three parts instead of being
+subclassed per carrier: a *wire* (a carrier codec, or one of the gateway's own
+output formats) that turns commands into the messages to write, a `write`
+callable that puts a message on the transport, and a *pacing* strategy
+(`telephony.legs.pacing`) that decides when frames leave. The leg itself owns
+what every carrier shares: marks and their positions, telling a played mark
+from one a `clear` discarded, barge-in, waiting for playout, and hang-up.
 
-Subclasses implement the `_emit_*` hooks for their wire format; the gateway's
-own plain WebSocket formats subclass this the same way the carriers do.
+I/O, the clock and sleep are injected, so every leg is tested with in-memory
+sinks and virtual time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal, Protocol
 
+from telephony.events import ClearAudio, Command, EndCall, SendAudio, SendMark
+from telephony.legs.pacing import Pacing, SendAhead
 from telephony.media import MediaFormat
-from telephony.pacer import Pacer
 
-__all__ = ["CallLeg", "Clock", "PendingMark", "Sleep"]
+__all__ = ["CallLeg", "Clock", "MarkOutcome", "PendingMark", "Sleep", "Wire", "Write"]
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
+Write = Callable[[str | bytes], Awaitable[None]]
+MarkOutcome = Literal["played", "discarded", "unknown"]
 
 _EPS_MS = 1e-3
+_DISCARDED_KEPT = 256  # names of cut marks kept to recognise late echoes (bounded)
+
+
+class Wire(Protocol):
+    """What a leg needs from a codec: its frame format and the messages for each command."""
+
+    fmt: MediaFormat | None
+    max_frames_per_message: int
+
+    def send(self, command: Command) -> list[str | bytes]: ...
 
 
 @dataclass(frozen=True)
@@ -40,122 +55,114 @@ class PendingMark:
     epoch: int
 
 
-class CallLeg(ABC):
-    """Sends paced frames to one carrier connection; see the module docstring."""
+class CallLeg:
+    """Sends paced frames to one connection; see the module docstring."""
 
     def __init__(
         self,
-        fmt: MediaFormat,
+        wire: Wire,
+        write: Write,
         *,
-        lead_ms: float = 0.0,
+        pacing: Pacing | None = None,
+        close: Callable[[], Awaitable[None]] | None = None,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        self.fmt = fmt
-        self.lead_ms = lead_ms
-        self._clock = clock
-        self._sleep = sleep
-        self._pacer = Pacer(fmt.frame_ms, lead_ms, clock)
-        self._closed = False
-        self._epoch = 0
+        if wire.fmt is None:
+            raise ValueError("the wire's media format must be known before a leg is made")
+        self.wire = wire
+        self.fmt: MediaFormat = wire.fmt
+        self._write = write
+        self._close = close
+        self.clock = clock
+        self.sleep = sleep
+        self.closed = False
+        self.epoch = 0
         self._marks: deque[PendingMark] = deque()
-        self._discarded: deque[str] = deque()
+        self._discarded: deque[str] = deque(maxlen=_DISCARDED_KEPT)
         self.frames_sent = 0
         self.frames_dropped = 0
-        # Frames one message may carry when several are due at once (see `send_frames`).
-        self.max_frames_per_message = 1
+        self.error: BaseException | None = None
+        self.pacing = pacing or SendAhead(0)
+        self.pacing.bind(self)
 
     # -- state -----------------------------------------------------------------
 
     @property
-    def closed(self) -> bool:
-        return self._closed
+    def lead_ms(self) -> float:
+        return self.pacing.lead_ms
+
+    @property
+    def max_frames_per_message(self) -> int:
+        """Frames one message may carry when several are due at once."""
+        return self.wire.max_frames_per_message
 
     def played_ms(self) -> float:
         """Audio the listener has heard on this leg, cumulative."""
-        return self._pacer.played_ms()
+        return self.pacing.played_ms()
 
     def buffered_ms(self) -> float:
         """Audio accepted by the leg but not yet played."""
-        return self._pacer.buffered_ms()
+        return self.pacing.buffered_ms()
 
-    def _position_ms(self) -> float:
-        """Where the next frame will start, in leg audio (the position a mark gets)."""
-        return self._pacer.sent_ms()
+    def unsent_ms(self) -> float:
+        """Audio accepted and not yet written to the transport (a pump's queue)."""
+        return self.pacing.unsent_ms()
 
     def mark_closed(self) -> None:
         """The far end went away (hang-up, socket closed): stop without sending anything."""
-        self._closed = True
-        self._epoch += 1
+        self.closed = True
+        self.epoch += 1
+        self.pacing.on_closed()
 
-    # -- sending ---------------------------------------------------------------
-
-    def _check_frame(self, frame: bytes) -> None:
+    def check_frame(self, frame: bytes) -> None:
         if len(frame) != self.fmt.frame_bytes:
             raise ValueError(f"frame is {len(frame)} bytes, expected {self.fmt.frame_bytes}")
 
-    async def send_frame(self, frame: bytes) -> bool:
-        """Send one frame when the pacer allows (back-pressure on the producer).
+    # -- the wire --------------------------------------------------------------
 
-        Returns False if the frame was dropped because a `clear()` happened while
-        it waited, or the leg is closed.
-        """
-        self._check_frame(frame)
-        epoch = self._epoch
-        while not self._closed and (delay := self._pacer.delay()) > 0:
-            await self._sleep(delay)
-            if epoch != self._epoch:
-                break
-        if self._closed or epoch != self._epoch:
-            self.frames_dropped += 1
-            return False
-        # Count it before the await: a clear() racing the write must discard it.
-        self._pacer.sent()
-        self.frames_sent += 1
-        await self._emit_frame(frame)
-        return True
+    async def _send(self, command: Command) -> None:
+        for message in self.wire.send(command):
+            await self._write(message)
+
+    async def emit_audio(self, frames: Sequence[bytes]) -> None:
+        """Write frames now (the pacing strategy decides when to call this)."""
+        await self._send(SendAudio(tuple(frames)))
+
+    # -- sending ---------------------------------------------------------------
+
+    async def send_frame(self, frame: bytes) -> bool:
+        """Send one frame when the pacing allows; False if a clear or a close dropped it."""
+        return await self.pacing.send_frames((frame,)) == 1
 
     async def send_frames(self, frames: Sequence[bytes]) -> int:
-        """Send `frames[0]` when the pacer allows, with every following frame already due.
-
-        Legs whose wire format carries several frames in one message
-        (`max_frames_per_message` > 1) send those together; the others send
-        one frame per call. Returns how many frames were sent (0 when a
-        `clear()` or a close cut them).
-        """
-        limit = min(len(frames), self.max_frames_per_message)
-        if limit <= 1:
-            return 1 if await self.send_frame(frames[0]) else 0
-        for frame in frames[:limit]:
-            self._check_frame(frame)
-        epoch = self._epoch
-        while not self._closed and (delay := self._pacer.delay()) > 0:
-            await self._sleep(delay)
-            if epoch != self._epoch:
-                break
-        if self._closed or epoch != self._epoch:
-            self.frames_dropped += 1
-            return 0
-        count = 0
-        while count < limit:
-            self._pacer.sent()
-            count += 1
-            if self._pacer.delay() > 0:
-                break  # the next frame is not due yet: it goes on its own beat
-        self.frames_sent += count
-        await self._emit_frames(frames[:count])
-        return count
+        """Send `frames[0]` when due, with following frames already due when the wire
+        carries several per message; how many were sent (0 when cut)."""
+        return await self.pacing.send_frames(frames)
 
     async def send_mark(self, name: str) -> bool:
         """Place a mark after every frame already sent (one per sentence, not per frame)."""
-        if self._closed:
+        if self.closed:
             return False
-        self._marks.append(PendingMark(name, self._position_ms(), self._epoch))
-        await self._emit_mark(name)
+        self._marks.append(PendingMark(name, self.pacing.position_ms(), self.epoch))
+        await self._send(SendMark(name))
         return True
 
+    def mark_echoed(self, name: str) -> MarkOutcome:
+        """Classify a mark the carrier reports; a played one corrects the playout clock."""
+        for i, pending in enumerate(self._marks):
+            if pending.name == name:
+                del self._marks[i]
+                if pending.epoch == self.epoch:
+                    self.pacing.observe_played(pending.position_ms)
+                return "played"
+        if name in self._discarded:
+            self._discarded.remove(name)
+            return "discarded"
+        return "unknown"
+
     def pop_played_marks(self) -> list[str]:
-        """Marks whose audio has played by this leg's clock (legs without carrier acks)."""
+        """Marks whose audio has played by this leg's clock (carriers without acks)."""
         played = self.played_ms() + _EPS_MS
         names = []
         while self._marks and self._marks[0].position_ms <= played:
@@ -177,25 +184,27 @@ class CallLeg(ABC):
                 self._discarded.append(m.name)
         self._marks = kept
 
+    def pause(self, paused: bool) -> None:
+        """Carrier flow control (chan_websocket MEDIA_XOFF / MEDIA_XON)."""
+        self.pacing.pause(paused)
+
     async def clear(self) -> float:
         """Barge-in: drop everything unplayed; return the played position at the cut."""
-        self._epoch += 1
-        if self._closed:
+        self.epoch += 1
+        if self.closed:
             return self.played_ms()
-        cut = self._pacer.reset()
+        cut = self.pacing.clear()
         self._cut_marks(cut)
-        await self._emit_clear()
+        await self._send(ClearAudio())
         return cut
 
     async def wait_sent(self) -> bool:
         """Wait until every frame accepted so far has left this process.
 
-        Here `send_frame` writes before it returns, so there is nothing to wait
-        for; legs with a send queue of their own (AudioSocket's pump) override
-        it. `flushed` and `done` are only true once this returns. False if a
+        `flushed` and `done` are only true once this returns. False if a
         `clear()` or a close dropped frames instead.
         """
-        return not self._closed
+        return await self.pacing.wait_sent(self.epoch)
 
     async def wait_played(self, position_ms: float | None = None) -> bool:
         """Wait until audio up to `position_ms` (default: all sent) has played.
@@ -203,42 +212,33 @@ class CallLeg(ABC):
         False if a `clear()` or a close came first. Use it before hanging up so
         the last sentence is heard.
         """
-        target = self._position_ms() if position_ms is None else position_ms
-        epoch = self._epoch
+        target = self.pacing.position_ms() if position_ms is None else position_ms
+        epoch = self.epoch
         while True:
-            if self._closed or epoch != self._epoch:
+            if self.closed or epoch != self.epoch:
                 return False
             remaining = target - self.played_ms()
             if remaining <= _EPS_MS:
                 return True
-            await self._sleep(min(remaining, self.fmt.frame_ms) / 1000.0)
+            await self.sleep(min(remaining, self.fmt.frame_ms) / 1000.0)
+
+    # -- lifetime ----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the pacing's own clock (a pump); nothing for legs that send ahead."""
+        self.pacing.start()
+
+    async def stop(self) -> None:
+        await self.pacing.stop()
 
     async def hangup(self) -> None:
-        """End the call leg from our side (idempotent)."""
-        if self._closed:
+        """End the call from our side, the carrier's way, then close the transport (once)."""
+        if self.closed:
             return
         self.mark_closed()
-        await self._emit_hangup()
-
-    # -- wire hooks ------------------------------------------------------------
-
-    @abstractmethod
-    async def _emit_frame(self, frame: bytes) -> None:
-        """Write one frame in the carrier's wire format."""
-
-    async def _emit_frames(self, frames: Sequence[bytes]) -> None:
-        """Write frames that are due together (legs with multi-frame messages override)."""
-        for frame in frames:
-            await self._emit_frame(frame)
-
-    async def _emit_mark(self, name: str) -> None:
-        """Default: the mark lives only in this leg (see `pop_played_marks`)."""
-        return None
-
-    async def _emit_clear(self) -> None:
-        """Default: nothing to tell the far end; unsent frames are simply not sent."""
-        return None
-
-    async def _emit_hangup(self) -> None:
-        """Default: nothing to send; the owner closes the transport."""
-        return None
+        await self.pacing.stop()
+        try:
+            await self._send(EndCall())
+        finally:
+            if self._close is not None:
+                await self._close()

@@ -14,7 +14,7 @@ from typing import Any
 
 import websockets
 
-from telephony.audiosocket import Audio, AudioSocketParser, Hangup
+from telephony.carriers.audiosocket import Audio, AudioSocketParser, Hangup
 
 
 @dataclass

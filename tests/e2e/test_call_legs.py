@@ -224,7 +224,7 @@ async def test_a_greeting_is_cut_to_its_character_and_sentence_caps(
 ) -> None:
     from .test_tenants import RecordingEngine
 
-    caplog.set_level(logging.WARNING, logger="gateway.twilio_ws")
+    caplog.set_level(logging.WARNING, logger="gateway.carriers.twilio")
     engine = RecordingEngine(rtf=0.0)
     settings = Settings(
         engine="sim", audiosocket_port=0, max_greeting_chars=100, max_queued_sentences=4

@@ -211,7 +211,7 @@ async def test_a_bad_normalize_parameter_is_counted_logged_and_read_as_on(
 ) -> None:
     errors = server.gateway.metrics.errors.labels(code="invalid_setting")
     before = errors._value.get()
-    with caplog.at_level(logging.WARNING, logger="gateway.twilio_ws"):
+    with caplog.at_level(logging.WARNING, logger="gateway.carriers.twilio"):
         async with twilio(server, "d", greeting=TEXT, normalize="numbers,dollars"):
             assert await heard_by_engine(engine) == [SPOKEN]
     assert errors._value.get() == before + 1

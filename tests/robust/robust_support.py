@@ -64,6 +64,7 @@ KNOWN_ERROR_CODES = frozenset(
         "invalid_request",
         "too_many_marks",
         "tenant_over_capacity",
+        "not_attached",
     }
 )
 

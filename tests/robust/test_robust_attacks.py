@@ -45,7 +45,7 @@ from robust_support import (
 from test_robust_carriers import SLIN8, AsteriskPeer, TwilioPeer
 
 from gateway.config import Settings
-from telephony.audiosocket import Kind
+from telephony.carriers.audiosocket import Kind
 from tts_core.sim_engine import SimulatedEngine
 
 
@@ -350,7 +350,7 @@ def _no_call_lines(caplog: Any) -> list[str]:
 
 
 async def test_silent_carrier_sockets_are_closed(guarded_server, caplog) -> None:
-    caplog.set_level(logging.INFO, logger="gateway.twilio_ws")
+    caplog.set_level(logging.INFO, logger="gateway.carriers.twilio")
     base, port = guarded_server.ws, guarded_server.audiosocket_port
     # A /twilio socket that never sends `start`.
     async with websockets.connect(f"{base}/twilio") as tws:

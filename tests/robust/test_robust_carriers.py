@@ -38,7 +38,7 @@ from robust_support import (
     wait_until,
 )
 
-from telephony.audiosocket import AudioSocketParser, Dtmf, Kind, Unknown
+from telephony.carriers.audiosocket import AudioSocketParser, Dtmf, Kind, Unknown
 from telephony.media import MediaFormat
 
 SIZES = [

@@ -48,7 +48,7 @@ from robust_support import (
 
 import gateway.session
 from gateway.config import Settings
-from telephony.audiosocket import Audio, AudioSocketParser, Hangup
+from telephony.carriers.audiosocket import Audio, AudioSocketParser, Hangup
 from tts_core import EngineError, EngineUnavailable, SynthesisRequest
 from tts_core.sim_engine import SimulatedEngine
 

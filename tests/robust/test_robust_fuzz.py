@@ -33,7 +33,7 @@ from robust_support import (
     tally,
 )
 
-from telephony.audiosocket import Kind
+from telephony.carriers.audiosocket import Kind
 
 SIZES = [
     pytest.param(40, id="small"),

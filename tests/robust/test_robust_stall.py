@@ -131,7 +131,7 @@ async def test_worst_inputs_never_stall_a_paced_call(process_gateway) -> None:
     watcher = await asyncio.to_thread(Watcher, audiosocket_port, server.port)
     try:
         await asyncio.sleep(0.3)
-        async with websockets.connect(f"{base}/v1/speak?call={watcher.call_id}") as app:
+        async with websockets.connect(f"{base}/v1/speak?call={watcher.call_id}&listen=0") as app:
             ready: dict[str, Any] = json.loads(await app.recv())
             assert ready["type"] == "ready"
             long_answer = " ".join(f"This is sentence {i} of the answer." for i in range(25))

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from telephony.audiosocket import (
+from telephony.carriers.audiosocket import (
     Audio,
     AudioSocketParser,
     AudioSocketProtocolError,

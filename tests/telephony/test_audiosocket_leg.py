@@ -1,4 +1,6 @@
-"""AudioSocketLeg with an in-memory socket and virtual time: pump, silence, barge-in."""
+"""An AudioSocket leg (CallLeg over the AudioSocket codec, paced by the real-time pump)
+with an in-memory socket and virtual time: pump, silence, barge-in; and the codec's
+inbound side."""
 
 from __future__ import annotations
 
@@ -9,8 +11,11 @@ import uuid
 
 import pytest
 
-from telephony.audiosocket import Audio, AudioSocketParser, Dtmf, Hangup, Uuid
-from telephony.legs import AudioSocketLeg
+from telephony.carriers.audiosocket import AudioSocketCodec
+from telephony.errors import ProtocolError
+from telephony.events import CallerAudio, CallStarted, Dtmf, HungUp
+from telephony.legs import CallLeg, RealTimePump
+from telephony.media import MediaFormat
 
 
 def tlv(kind: int, payload: bytes = b"") -> bytes:
@@ -42,9 +47,11 @@ def speech_frame(i: int, size: int = 320) -> bytes:
     return bytes([(i % 255) + 1]) * size
 
 
-def make_leg(vt, **kwargs) -> tuple[AudioSocketLeg, Socket]:
+def make_leg(vt, sample_rate: int = 8000, queue_ms: int = 100) -> tuple[CallLeg, Socket]:
     sock = Socket(vt)
-    leg = AudioSocketLeg(sock.send_bytes, clock=vt.clock, sleep=vt.sleep, **kwargs)
+    wire = AudioSocketCodec.for_output(MediaFormat("pcm16", sample_rate, 20))
+    pump = RealTimePump(queue_ms=queue_ms)
+    leg = CallLeg(wire, sock.send_bytes, pacing=pump, clock=vt.clock, sleep=vt.sleep)
     return leg, sock
 
 
@@ -77,11 +84,11 @@ async def test_speech_is_paced_in_real_time_between_silence(vt) -> None:
     await leg.stop()
 
 
-async def send_all(leg: AudioSocketLeg, frames: list[bytes]) -> list[bool]:
+async def send_all(leg: CallLeg, frames: list[bytes]) -> list[bool]:
     return [await leg.send_frame(f) for f in frames]
 
 
-async def send_until_dropped(leg: AudioSocketLeg, frames: list[bytes]) -> list[bool]:
+async def send_until_dropped(leg: CallLeg, frames: list[bytes]) -> list[bool]:
     """A session's sentence loop: it stops feeding once a clear drops a frame."""
     results = []
     for f in frames:
@@ -182,8 +189,8 @@ async def test_16k_leg_uses_slin16_frames(vt) -> None:
 
 
 def test_only_8k_and_16k_legs() -> None:
-    with pytest.raises(ValueError):
-        AudioSocketLeg(lambda b: asyncio.sleep(0), sample_rate=24000)
+    with pytest.raises(ValueError, match="8000 or 16000"):
+        AudioSocketCodec.for_output(MediaFormat("pcm16", 24000, 20))
 
 
 async def test_write_failure_closes_the_leg(vt) -> None:
@@ -196,37 +203,36 @@ async def test_write_failure_closes_the_leg(vt) -> None:
     assert isinstance(leg.error, ConnectionResetError)
 
 
-async def test_inbound_audio_is_handed_on_and_hangup_closes(vt) -> None:
-    heard: list[Audio] = []
-    leg, _ = make_leg(vt, on_audio=heard.append)
+def test_inbound_bytes_become_shared_call_events_in_any_segmentation() -> None:
+    codec = AudioSocketCodec()
     call = uuid.uuid4()
     data = tlv(0x01, call.bytes) + tlv(0x10, bytes(320)) + tlv(0x03, b"5")
-    msgs = leg.handle_inbound(data[:100]) + leg.handle_inbound(data[100:])
-    assert msgs == [Uuid(str(call)), Audio(bytes(320), 8000), Dtmf("5")]
-    assert heard == [Audio(bytes(320), 8000)]
-    assert leg.inbound_audio_bytes == 320
-    assert not leg.closed
-    assert leg.handle_inbound(tlv(0x00)) == [Hangup()]
-    assert leg.closed
+    events = codec.receive_bytes(data[:100]) + codec.receive_bytes(data[100:])
+    assert events == [
+        CallStarted(str(call), encoding="pcm16", sample_rate=8000),
+        CallerAudio(bytes(320), "pcm16", 8000),
+        Dtmf("5"),
+    ]
+    assert codec.receive_bytes(tlv(0x12, bytes(640))) == [CallerAudio(bytes(640), "pcm16", 16000)]
+    assert codec.receive_bytes(tlv(0x00)) == [HungUp("hangup")]
 
 
-async def test_consume_reads_until_eof(vt) -> None:
-    parser = AudioSocketParser()
+def test_eof_ends_the_call_and_half_a_message_is_an_error() -> None:
+    codec = AudioSocketCodec()
     call = uuid.uuid4()
-    (first,) = parser.feed(tlv(0x01, call.bytes))  # the gateway reads the UUID itself
-    assert first == Uuid(str(call))
-    leg, _ = make_leg(vt, parser=parser)
-    chunks = [tlv(0x10, bytes(320)) * 3, tlv(0x03, b"#")[:2], tlv(0x03, b"#")[2:], b""]
+    codec.receive_bytes(tlv(0x01, call.bytes) + tlv(0x03, b"#")[:2])
+    assert codec.receive_bytes(tlv(0x03, b"#")[2:]) == [Dtmf("#")]
+    assert codec.receive_eof() == [HungUp("hangup")]
+    codec.receive_bytes(tlv(0x10, bytes(320))[:10])
+    with pytest.raises(ProtocolError) as info:
+        codec.receive_eof()
+    assert info.value.code == "closed_mid_message"
 
-    async def read(n: int) -> bytes:
-        await asyncio.sleep(0)
-        return chunks.pop(0)
 
-    seen: list[object] = []
-    await leg.consume(read, seen.append)
-    assert seen == [Audio(bytes(320), 8000)] * 3 + [Dtmf("#")]
-    assert leg.inbound_audio_bytes == 960
-    assert leg.closed
+def test_anything_but_the_uuid_first_is_refused() -> None:
+    with pytest.raises(ProtocolError) as info:
+        AudioSocketCodec().receive_bytes(tlv(0x10, bytes(320)))
+    assert info.value.code == "no_uuid" and info.value.fatal
 
 
 async def test_wait_sent_returns_only_once_the_last_frame_is_written(vt) -> None:

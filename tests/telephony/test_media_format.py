@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from telephony.events import SendAudio
 from telephony.g711 import alaw_decode, ulaw_decode
 from telephony.media import MediaFormat, UtteranceEncoder, decode_to_pcm16, encode_pcm16
 
@@ -122,25 +123,23 @@ def test_empty_utterance_produces_no_frames() -> None:
 
 
 def test_carrier_and_file_rules_come_from_one_table() -> None:
-    from telephony.legs.audiosocket import AudioSocketLeg
-    from telephony.media import CARRIER_MEDIA, carrier_problem, file_problem
+    from telephony.carriers import carrier
+    from telephony.media import file_problem
 
-    assert carrier_problem("twilio", "mulaw", 8000) is None
-    assert carrier_problem("twilio", "pcm16", 8000) == "format twilio carries mulaw at 8000 Hz"
-    assert carrier_problem("audiosocket", "pcm16", 16000) is None
-    assert "8000 or 16000" in str(carrier_problem("audiosocket", "pcm16", 24000))
-    # The AudioSocket leg refuses exactly what the table refuses.
+    twilio, audiosocket = carrier("twilio"), carrier("audiosocket")
+    assert twilio.media_problem("mulaw", 8000) is None
+    assert twilio.media_problem("pcm16", 8000) == "format twilio carries mulaw at 8000 Hz"
+    assert audiosocket.media_problem("pcm16", 16000) is None
+    assert "8000 or 16000" in str(audiosocket.media_problem("pcm16", 24000))
+    # The AudioSocket wire refuses exactly what its codec declares.
     for rate in (8000, 16000, 24000):
-
-        async def send(_: bytes) -> None:
-            return None
-
-        allowed = rate in CARRIER_MEDIA["audiosocket"][1]
-        if allowed:
-            assert AudioSocketLeg(send, rate).fmt.sample_rate == rate
+        fmt = MediaFormat("pcm16", rate, 20)
+        if rate in audiosocket.media_options["pcm16"]:
+            codec = audiosocket.for_output(fmt)
+            assert codec.send(SendAudio((fmt.silence_frame,)))[0][0] in (0x10, 0x12)
         else:
             with pytest.raises(ValueError, match="8000 or 16000"):
-                AudioSocketLeg(send, rate)
+                audiosocket.for_output(fmt)
     assert file_problem("pcm16", 22050) is None
     assert file_problem("mulaw", 8000) is None
     assert file_problem("alaw", 16000) == "alaw is stored at 8000 Hz, not 16000"

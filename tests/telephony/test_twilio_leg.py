@@ -1,4 +1,5 @@
-"""TwilioLeg with an in-memory sink and virtual time: lead, marks, clear, playout."""
+"""A Twilio leg (CallLeg over the Twilio codec, sending ahead) with an in-memory sink and
+virtual time: lead, marks, clear, playout."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import json
 
 import pytest
 
-from telephony.legs import TwilioLeg
+from telephony.carriers.twilio import TwilioCodec
+from telephony.legs import CallLeg, SendAhead
+from telephony.media import MediaFormat
 
 SID = "MZ0123"
 
@@ -33,10 +36,16 @@ class Sink:
         return [base64.b64decode(m["media"]["payload"]) for m in media]
 
 
-def make_leg(vt, lead_ms: float = 100) -> tuple[TwilioLeg, Sink]:
+def make_leg(vt, lead_ms: float = 100) -> tuple[CallLeg, Sink]:
     sink = Sink(vt)
-    leg = TwilioLeg(
-        sink.send_text, SID, lead_ms=lead_ms, close=sink.close, clock=vt.clock, sleep=vt.sleep
+    wire = TwilioCodec.for_output(MediaFormat("mulaw", 8000, 20), SID)
+    leg = CallLeg(
+        wire,
+        sink.send_text,
+        pacing=SendAhead(lead_ms),
+        close=sink.close,
+        clock=vt.clock,
+        sleep=vt.sleep,
     )
     return leg, sink
 
@@ -45,7 +54,7 @@ def frame(i: int) -> bytes:
     return bytes([i % 256]) * 160
 
 
-async def send_frames(leg: TwilioLeg, frames: list[bytes]) -> list[bool]:
+async def send_frames(leg: CallLeg, frames: list[bytes]) -> list[bool]:
     return [await leg.send_frame(f) for f in frames]
 
 
@@ -74,7 +83,7 @@ async def test_marks_go_out_in_order_after_the_frames(vt) -> None:
     assert sink.sent[3][1] == {"event": "mark", "streamSid": SID, "mark": {"name": "s0"}}
 
 
-async def send_until_dropped(leg: TwilioLeg, n: int) -> int:
+async def send_until_dropped(leg: CallLeg, n: int) -> int:
     for i in range(n):
         if not await leg.send_frame(frame(i)):
             return i
@@ -122,10 +131,10 @@ async def test_mark_echoes_are_told_apart(vt) -> None:
     await vt.advance(0.300)
     assert await leg.clear() == pytest.approx(300)
     # Twilio echoes the played mark (maybe already in flight) and the discarded one.
-    assert leg.on_mark_echo("first") == "played"
-    assert leg.on_mark_echo("second") == "discarded"
-    assert leg.on_mark_echo("second") == "unknown"
-    assert leg.on_mark_echo("never-sent") == "unknown"
+    assert leg.mark_echoed("first") == "played"
+    assert leg.mark_echoed("second") == "discarded"
+    assert leg.mark_echoed("second") == "unknown"
+    assert leg.mark_echoed("never-sent") == "unknown"
 
 
 async def test_played_mark_echo_corrects_the_clock(vt) -> None:
@@ -134,7 +143,7 @@ async def test_played_mark_echo_corrects_the_clock(vt) -> None:
     await leg.send_mark("half")  # at 500 ms
     await vt.drive(send_frames(leg, [frame(i) for i in range(25)]))
     await vt.advance(0.620)  # our clock says 620 ms played...
-    assert leg.on_mark_echo("half") == "played"  # ...Twilio says 500 just finished
+    assert leg.mark_echoed("half") == "played"  # ...Twilio says 500 just finished
     assert leg.played_ms() == pytest.approx(500)
     await vt.advance(0.100)
     assert leg.played_ms() == pytest.approx(600)

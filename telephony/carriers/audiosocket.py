@@ -1,4 +1,4 @@
-"""Asterisk AudioSocket codec, sans-I/O: `[kind u8][length u16 BE][payload]` over TCP.
+"""Asterisk AudioSocket, sans-I/O: `[kind u8][length u16 BE][payload]` over TCP.
 
 `AudioSocketParser` is incremental: TCP delivers bytes, not messages, so it
 buffers a partial message until its payload has fully arrived and parses every
@@ -10,7 +10,12 @@ malformed payload is a protocol error, after which the parser refuses further
 input (Asterisk ends the session on such errors too).
 
 The encoders only ever emit audio (0x10 slin 8 kHz, 0x12 slin16) or hangup:
-Asterisk drops the call on any other kind from the server.
+Asterisk drops the call on any other kind from the server. `AudioSocketCodec`
+is the carrier-codec contract on top: the UUID becomes `CallStarted`, audio
+`CallerAudio`, 0x03 `Dtmf`, hangup and error `HungUp`. AudioSocket has no
+jitter buffer (each frame read is written to the channel at once), so its
+codec picks the real-time pump, and it has no clear and no marks: barge-in is
+"stop sending", and the played position is the pump's own clock.
 """
 
 from __future__ import annotations
@@ -19,13 +24,27 @@ import struct
 import uuid as _uuid
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Any, ClassVar
 
-from telephony.errors import ProtocolError
+from telephony.carriers.base import CarrierCodec, CarrierProtocolError, Wire
+from telephony.events import (
+    CallerAudio,
+    CallEvent,
+    CallStarted,
+    Command,
+    Dtmf,
+    EndCall,
+    HungUp,
+    SendAudio,
+)
+from telephony.legs.pacing import Pacing, RealTimePump
+from telephony.media import MediaFormat
 
 __all__ = [
     "AUDIO_KINDS",
     "MAX_PAYLOAD",
     "Audio",
+    "AudioSocketCodec",
     "AudioSocketParser",
     "AudioSocketProtocolError",
     "Dtmf",
@@ -73,11 +92,12 @@ AUDIO_KINDS: dict[int, int] = {
 _ENCODE_KINDS = {8000: Kind.SLIN, 16000: Kind.SLIN16}
 
 
-class AudioSocketProtocolError(ProtocolError):
-    """Bad AudioSocket input; `messages` holds those parsed before the bad one."""
+class AudioSocketProtocolError(CarrierProtocolError):
+    """Bad AudioSocket input (always fatal: the byte stream is out of step); `messages`
+    holds those parsed before the bad one."""
 
     def __init__(self, code: str, message: str, messages: list[Message] | None = None) -> None:
-        super().__init__(code, message)
+        super().__init__(code, message, fatal=True)
         self.messages: list[Message] = messages or []
 
 
@@ -89,11 +109,6 @@ class Hangup:
 @dataclass(frozen=True)
 class Uuid:
     uuid: str
-
-
-@dataclass(frozen=True)
-class Dtmf:
-    digit: str
 
 
 @dataclass(frozen=True)
@@ -202,3 +217,59 @@ def encode_audio(pcm16le: bytes, sample_rate: int = 8000) -> bytes:
 
 def encode_hangup() -> bytes:
     return _HEADER.pack(Kind.HANGUP, 0)
+
+
+class AudioSocketCodec(CarrierCodec):
+    """One AudioSocket connection as shared call events (see the module docstring)."""
+
+    name: ClassVar[str] = "audiosocket"
+    transport = "tcp"
+    media_options: ClassVar[dict[str, tuple[int, ...]]] = {"pcm16": (8000, 16000)}
+    lead_ms: ClassVar[int] = 0
+
+    def __init__(self, options: Any = None) -> None:
+        super().__init__(options)
+        self.parser = AudioSocketParser()
+        self.fmt = MediaFormat("pcm16", 8000, 20)  # `AudioSocket()` forces slin 8 kHz
+
+    def pacing(self) -> Pacing:
+        return RealTimePump()
+
+    def receive_bytes(self, data: bytes) -> list[CallEvent]:
+        try:
+            messages = self.parser.feed(data)
+        except AudioSocketProtocolError as exc:
+            exc.events = self._events(exc.messages)
+            raise
+        return self._events(messages)
+
+    def _events(self, messages: list[Message]) -> list[CallEvent]:
+        events: list[CallEvent] = []
+        for msg in messages:
+            if self.call is None:
+                if not isinstance(msg, Uuid):
+                    raise AudioSocketProtocolError("no_uuid", f"first message was {msg!r}"[:200])
+                self.call = CallStarted(msg.uuid, encoding="pcm16", sample_rate=8000)
+                events.append(self.call)
+            elif isinstance(msg, Audio):
+                events.append(CallerAudio(msg.pcm, "pcm16", msg.sample_rate))
+            elif isinstance(msg, Dtmf):
+                events.append(msg)
+            elif isinstance(msg, Hangup):
+                events.append(HungUp("hangup"))
+            elif isinstance(msg, Error):
+                # 0x01 is "the caller hung up"; the others are Asterisk's own failures.
+                events.append(HungUp("hangup" if msg.code in (None, 1) else "carrier_error"))
+        return events
+
+    def receive_eof(self) -> list[CallEvent]:
+        self.parser.eof()
+        return [HungUp("hangup")]
+
+    def send(self, command: Command) -> list[Wire]:
+        assert self.fmt is not None
+        if isinstance(command, SendAudio):
+            return [encode_audio(b"".join(command.frames), self.fmt.sample_rate)]
+        if isinstance(command, EndCall):
+            return [encode_hangup()]
+        return []  # no marks and no clear on AudioSocket: never send Asterisk other kinds

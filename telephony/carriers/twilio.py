@@ -1,12 +1,22 @@
-"""Twilio Media Streams (bidirectional) codec, sans-I/O; SignalWire speaks the same.
+"""Twilio Media Streams (bidirectional), sans-I/O; SignalWire's cXML `<Stream>` speaks the same.
 
-`TwilioCodec.receive` turns one WebSocket text message into a typed event and
-tracks the stream's state (connected → start → media/dtmf/mark … → stop), so a
-message out of order or for another stream is rejected as a
-`TwilioProtocolError` with a stable `code` rather than half-processed. Counters
-(`sequenceNumber`, `chunk`, `timestamp`) arrive as strings and leave as ints;
-unknown extra fields are tolerated so Twilio can add some without breaking us.
-The module-level `media`/`mark`/`clear` build the outbound messages.
+Two layers in one module. `TwilioCodec.receive` turns one WebSocket text
+message into Twilio's own typed message (`Start`, `Media`, `Mark`, `Stop`,
+...) and tracks the stream's state (connected → start → media/dtmf/mark … →
+stop), so a message out of order or for another stream is rejected with a
+stable `code` rather than half-processed; counters (`sequenceNumber`, `chunk`,
+`timestamp`) arrive as strings and leave as ints; unknown extra fields are
+tolerated so Twilio can add some without breaking us. `receive_text` and
+`send` are the carrier-codec contract on top (`telephony.carriers.base`):
+shared call events in, `media`/`mark`/`clear` messages out.
+
+Twilio buffers what it is sent and plays it in order (over ten minutes
+buffered is discarded), so frames go ahead of real time by `lead_ms`, one
+20 ms frame per `media` message so that `clear` and marks stay precise; a
+mark is echoed when the audio before it has played, or at once after a
+`clear` (then meaning "discarded"). Twilio's rule for bad messages (errors
+31950/31951) is to report and carry on, so none of these errors is fatal.
+Media Streams has no hang-up message: closing the socket ends `<Connect>`.
 
 Error codes: `binary_frame`, `malformed`, `unknown_event`, `out_of_order`,
 `wrong_stream_sid`, `bad_payload`.
@@ -19,9 +29,22 @@ import binascii
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from telephony.errors import ProtocolError
+from telephony.carriers.base import CarrierCodec, CarrierProtocolError, Wire, dump
+from telephony.events import (
+    CallerAudio,
+    CallEvent,
+    CallStarted,
+    ClearAudio,
+    Command,
+    Dtmf,
+    HungUp,
+    MarkPlayed,
+    SendAudio,
+    SendMark,
+)
+from telephony.media import MediaFormat
 
 __all__ = [
     "Connected",
@@ -33,15 +56,17 @@ __all__ = [
     "Stop",
     "StreamFormat",
     "TwilioCodec",
-    "TwilioProtocol",
     "TwilioProtocolError",
     "clear",
     "mark",
     "media",
 ]
 
+# Twilio's mediaFormat.encoding, and SignalWire's PCMA, as `telephony.media` encodings.
+_ENCODINGS = {"audio/x-mulaw": "mulaw", "audio/x-alaw": "alaw", "audio/pcma": "alaw"}
 
-class TwilioProtocolError(ProtocolError):
+
+class TwilioProtocolError(CarrierProtocolError):
     """A Media Streams message we must reject (Twilio's own errors 31950/31951)."""
 
 
@@ -78,14 +103,6 @@ class Media:
     chunk: int
     timestamp: int
     payload: bytes
-    sequence_number: int | None = None
-
-
-@dataclass(frozen=True)
-class Dtmf:
-    stream_sid: str
-    digit: str
-    track: str = "inbound_track"
     sequence_number: int | None = None
 
 
@@ -149,13 +166,20 @@ def _counter(parent: dict[str, Any], key: str, *, optional: bool = False) -> int
     raise _err("malformed", f"{key!r} must be a non-negative integer string, got {value!r}")
 
 
-class TwilioCodec:
-    """One Media Stream's inbound parser and state; outbound builders as statics."""
+class TwilioCodec(CarrierCodec):
+    """One Media Stream: Twilio's messages parsed, shared call events, outbound messages."""
 
-    def __init__(self) -> None:
+    name: ClassVar[str] = "twilio"
+    playback_acks: ClassVar[bool] = True
+    needs_stream_id: ClassVar[bool] = True
+    lead_ms: ClassVar[int] = 400  # Twilio buffers: run a little ahead, keep clear and marks precise
+
+    def __init__(self, options: Any = None) -> None:
+        super().__init__(options)
         self._state = _NEW
         self.stream_sid: str | None = None
         self.start: Start | None = None
+        self._encoding = "mulaw"
         self._handlers: dict[str, Callable[[dict[str, Any]], Event]] = {
             "connected": self._on_connected,
             "start": self._on_start,
@@ -173,12 +197,52 @@ class TwilioCodec:
     def stopped(self) -> bool:
         return self._state == _STOPPED
 
-    def receive_bytes(self, data: bytes) -> None:
+    def receive_bytes(self, data: bytes) -> list[CallEvent]:
         """Binary frames are not part of the protocol (Twilio warning 31950)."""
         raise _err("binary_frame", f"unexpected binary message of {len(data)} bytes")
 
+    def receive_text(self, text: str) -> list[CallEvent]:
+        """One message as shared call events (the carrier-codec contract)."""
+        event = self.receive(text)
+        if isinstance(event, Start):
+            self._encoding = _ENCODINGS.get(event.media_format.encoding.lower(), "mulaw")
+            self.fmt = MediaFormat(self._encoding, 8000, 20)
+            self.call = CallStarted(
+                event.call_sid,
+                ids=(event.stream_sid,),
+                params=dict(event.custom_parameters),
+                encoding=self._encoding,
+                sample_rate=8000,
+                info={"stream_sid": event.stream_sid, "account_sid": event.account_sid},
+            )
+            return [self.call]
+        if isinstance(event, Media):
+            if event.track not in ("inbound", "inbound_track"):
+                return []
+            return [CallerAudio(event.payload, self._encoding, 8000)]
+        if isinstance(event, Mark):
+            return [MarkPlayed(event.name)]
+        if isinstance(event, Stop):
+            return [HungUp("stop")]
+        if isinstance(event, Dtmf):
+            return [event]
+        return []
+
+    def set_stream_id(self, stream_id: str | None) -> None:
+        self.stream_sid = stream_id
+
+    def send(self, command: Command) -> list[Wire]:
+        sid = self.stream_sid or ""
+        if isinstance(command, SendAudio):
+            return [media(sid, b"".join(command.frames))]
+        if isinstance(command, SendMark):
+            return [mark(sid, command.name)]
+        if isinstance(command, ClearAudio):
+            return [clear(sid)]
+        return []  # EndCall: there is no hang-up message; the driver closes the socket
+
     def receive(self, text: str | bytes) -> Event:
-        """Parse one text message; raise `TwilioProtocolError` if it is not acceptable."""
+        """Parse one text message into Twilio's own message types, or raise."""
         if isinstance(text, bytes | bytearray | memoryview):
             self.receive_bytes(bytes(text))
         try:
@@ -274,17 +338,12 @@ class TwilioCodec:
         )
 
     def _on_dtmf(self, msg: dict[str, Any]) -> Dtmf:
-        sid = self._started_sid(msg)
+        self._started_sid(msg)
         body = _obj(msg, "dtmf")
         digit = _req_str(body, "digit")
         if len(digit) != 1 or digit not in "0123456789*#ABCDabcd":
             raise _err("malformed", f"bad DTMF digit {digit!r}")
-        return Dtmf(
-            stream_sid=sid,
-            digit=digit.upper(),
-            track=_str(body, "track", optional=True) or "inbound_track",
-            sequence_number=_counter(msg, "sequenceNumber", optional=True),
-        )
+        return Dtmf(digit.upper())
 
     def _on_mark(self, msg: dict[str, Any]) -> Mark:
         sid = self._started_sid(msg)
@@ -321,24 +380,17 @@ class TwilioCodec:
         return clear(stream_sid)
 
 
-TwilioProtocol = TwilioCodec
-
-
-def _dump(obj: dict[str, Any]) -> str:
-    return json.dumps(obj, separators=(",", ":"))
-
-
 def media(stream_sid: str, mulaw: bytes) -> str:
     """Outbound audio: raw µ-law 8 kHz (no WAV header), any length, base64."""
     payload = base64.b64encode(mulaw).decode("ascii")
-    return _dump({"event": "media", "streamSid": stream_sid, "media": {"payload": payload}})
+    return dump({"event": "media", "streamSid": stream_sid, "media": {"payload": payload}})
 
 
 def mark(stream_sid: str, name: str) -> str:
     """Twilio echoes this once the audio sent before it has played (or was cleared)."""
-    return _dump({"event": "mark", "streamSid": stream_sid, "mark": {"name": name}})
+    return dump({"event": "mark", "streamSid": stream_sid, "mark": {"name": name}})
 
 
 def clear(stream_sid: str) -> str:
     """Empty Twilio's playback buffer now (barge-in); pending marks get echoed."""
-    return _dump({"event": "clear", "streamSid": stream_sid})
+    return dump({"event": "clear", "streamSid": stream_sid})

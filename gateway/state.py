@@ -1,0 +1,114 @@
+"""The process-wide gateway state: settings, the speech core, calls, sessions, metrics.
+
+Every endpoint and driver reads this; this module imports none of them (the
+`tests/test_gateway_imports.py` check), so state flows one way: `app` wires
+endpoints to a `Gateway`, endpoints use it, and nothing here needs to know
+which endpoints exist. Sessions and listeners are held as plain objects for
+the same reason.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from starlette.requests import HTTPConnection
+
+from telephony.carriers import names as carrier_names
+from tts_core import AudioCache, SpeechCore, create_engine
+
+from .call_events import CallEvents
+from .calls import CallRegistry
+from .config import Settings
+from .metrics import Metrics
+from .protocol import SpeakSettings
+from .segment_worker import SegmentationWorker
+from .tenants import Tenants
+
+
+class Listener(Protocol):
+    """A running TCP carrier listener (`gateway.drivers.tcp`)."""
+
+    @property
+    def port(self) -> int: ...
+
+    async def stop(self) -> None: ...
+
+
+@dataclass
+class Listeners:
+    """Sockets bound before the server starts (so a busy port is a clean error, not a trace)."""
+
+    audiosocket: socket.socket | None = None
+    ops: socket.socket | None = None
+
+
+class Gateway:
+    """Everything one gateway process shares: settings, the speech core, calls, metrics."""
+
+    def __init__(self, settings: Settings, core: SpeechCore | None = None) -> None:
+        self.settings = settings
+        # A core handed in belongs to the caller (tests, embedding): we do not close it.
+        self.owns_core = core is None
+        if core is None:
+            engine = create_engine(settings.engine, **settings.engine_options())
+            cache = AudioCache(settings.cache_entries, settings.cache_mb * 1024 * 1024)
+            core = SpeechCore(
+                engine,
+                idle_unload_s=settings.idle_unload_s,
+                cache=cache,
+                fifo=settings.scheduler == "fifo",
+                piece_s=settings.render_piece_ms / 1000,
+            )
+        self.core = core
+        self.metrics = Metrics()
+        stats = getattr(core.engine, "stats", None)
+        if callable(stats):
+            self.metrics.watch_engine(stats)
+        self.call_events = CallEvents(settings, self.metrics)
+        self.calls = CallRegistry(on_event=self.call_events.publish)
+        self.sessions: set[Any] = set()  # the live `/v1/speak` sessions
+        self.tenants = Tenants(settings)
+        self.segmentation = SegmentationWorker()
+        self.tcp: dict[str, Listener] = {}  # running TCP carrier listeners by carrier name
+        self._cache_hits_seen = 0
+        self._pieces_seen = 0
+
+    @property
+    def audiosocket(self) -> Listener | None:
+        return self.tcp.get("audiosocket")
+
+    def default_speak_settings(self) -> SpeakSettings:
+        return SpeakSettings(lead_ms=self.settings.lead_ms)
+
+    def limits(self) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "max_message_bytes": s.max_message_bytes,
+            "max_session_chars": s.max_session_chars,
+            "max_queued_sentences": s.max_queued_sentences,
+            "max_pending_marks": s.max_pending_marks,
+            "max_sentence_chars": s.max_sentence_chars,
+            "session_idle_s": s.session_idle_s,
+            "sentence_wait_s": s.sentence_wait_s,
+        }
+
+    def refresh_gauges(self) -> None:
+        self.metrics.sessions.set(len(self.sessions))
+        live = self.calls.all()
+        for carrier in carrier_names():
+            count = sum(1 for c in live if c.carrier == carrier)
+            self.metrics.calls.labels(carrier=carrier).set(count)
+        self.metrics.queue_depth.set(self.core.queue_depth)
+        self.metrics.engine_busy.set(self.core.scheduler.in_use)
+        hits = self.core.stats.cache_hits
+        self.metrics.cache_hits.inc(max(0, hits - self._cache_hits_seen))
+        self._cache_hits_seen = hits
+        pieces = self.core.quantum.pieces
+        self.metrics.render_pieces.inc(max(0, pieces - self._pieces_seen))
+        self._pieces_seen = pieces
+
+
+def gateway_of(conn: HTTPConnection) -> Gateway:
+    return conn.app.state.gateway
