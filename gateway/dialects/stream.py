@@ -11,7 +11,7 @@ session's and its tenant's queue room, large messages segmented off the event
 loop by the shared `SegmentationWorker`.
 
 What differs is the leg: a dialect client is not a phone line, so audio is
-delivered as fast as it renders (`DeliveryLeg`: the pacer's lead is an hour),
+delivered as fast as it renders (`delivery_leg`: the pacer's lead is an hour),
 several frames per write, to a callback the adapter wraps in its own framing.
 The pipeline still tracks the listener's playout position from the audio
 sent, which is what the core's earliest-deadline scheduling needs.
@@ -28,13 +28,14 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from telephony.legs import CallLeg
+from telephony.legs import CallLeg, SendAhead
 from telephony.media import MediaFormat
 from tts_core import EngineUnavailable, InvalidRequest, Resolved
 
+from ..outputs import BinaryWire
 from ..pipeline import Cleared, Emit, QueueFull, SpeechPipeline
 from ..segmenter import SentenceSegmenter, TooManySentences
 
@@ -57,19 +58,22 @@ class StreamError(Exception):
         self.field = field
 
 
-class DeliveryLeg(CallLeg):
-    """Frames to a callback as they render, joined into one write per batch."""
+class DeliveryWire(BinaryWire):
+    """Frames as one bytes message per batch: a dialect joins them into its own body."""
 
-    def __init__(self, fmt: MediaFormat, deliver: Callable[[bytes], Awaitable[None]]) -> None:
+    def __init__(self, fmt: MediaFormat) -> None:
         super().__init__(fmt, lead_ms=UNPACED_LEAD_MS)
-        self._deliver = deliver
         self.max_frames_per_message = 1 << 20
 
-    async def _emit_frame(self, frame: bytes) -> None:
-        await self._deliver(frame)
 
-    async def _emit_frames(self, frames: Sequence[bytes]) -> None:
-        await self._deliver(b"".join(frames))
+def delivery_leg(fmt: MediaFormat, deliver: Callable[[bytes], Awaitable[None]]) -> CallLeg:
+    """A leg that hands frames to `deliver` as fast as they render (the lead is an hour)."""
+
+    async def write(message: str | bytes) -> None:
+        if isinstance(message, bytes):
+            await deliver(message)
+
+    return CallLeg(DeliveryWire(fmt), write, pacing=SendAhead(UNPACED_LEAD_MS))
 
 
 async def resolve_vendor_voice(
@@ -155,7 +159,7 @@ class Admission:
 
 
 class SpeechStream:
-    """One utterance stream: a segmenter feeding a pipeline on a `DeliveryLeg`."""
+    """One utterance stream: a segmenter feeding a pipeline on a `delivery_leg`."""
 
     def __init__(
         self,
@@ -173,7 +177,7 @@ class SpeechStream:
         self.gw = gw
         self.tenant = tenant
         self.resolved = resolved
-        self.leg = DeliveryLeg(fmt, deliver)
+        self.leg = delivery_leg(fmt, deliver)
         self.chars_accepted = 0
         self._progress = asyncio.Event()
         self._emit = emit
