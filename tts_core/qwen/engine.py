@@ -393,31 +393,7 @@ class QwenEngine:
             return self._generate(request.text.strip(), resolved.voice, resolved.language)
         out: queue.SimpleQueue[object] = queue.SimpleQueue()
         ticket = self.submit(request, out.put)
-        return self._drive(ticket, out)
-
-    def _drive(self, ticket: Any, out: queue.SimpleQueue[object]) -> Iterator[np.ndarray]:
-        runtime = self._runtime
-        ended = False
-        try:
-            while True:
-                while out.empty():
-                    runtime.step()
-                item = out.get()
-                if isinstance(item, StreamEnd):
-                    ended = True
-                    return
-                if isinstance(item, BaseException):
-                    ended = True
-                    raise item
-                yield item  # type: ignore[misc]
-        finally:
-            if not ended and ticket is not None:
-                runtime.cancel(ticket)  # then run the loop until the request has let go
-                while True:
-                    while out.empty() and runtime.has_work():
-                        runtime.step()
-                    if out.empty() or isinstance(out.get(), StreamEnd | BaseException):
-                        break
+        return self._runtime.drive(ticket, out)
 
     def _generate(self, text: str, speaker: str, language: str) -> Iterator[np.ndarray]:
         """The stock path: `generate_custom_voice`, one whole sentence at a time."""

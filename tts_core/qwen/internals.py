@@ -8,6 +8,10 @@ pinned package. Keeping every such access here means a new `qwen-tts` release
 breaks one file, loudly (`check_internals` runs at load and in the tests), and
 the scheduler, runner and cache manager stay ignorant of it.
 
+It is longer than this project's other modules on purpose: splitting it would
+spread the package's private shapes over several files, which is what it exists
+to prevent.
+
 The decoder layers are `qwen-tts`'s own modules, called with a cache object of
 ours (anything with `update(key, value, layer_idx, kwargs)`, which is all the
 attention layers ask of a cache) and a boolean attention mask of ours. So the

@@ -18,10 +18,11 @@ inference thread, which calls `run_until_idle` while there is work.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from tts_core.engine import EngineError, StreamEnd
@@ -133,6 +134,31 @@ class BatchedRuntime:
         return not self.scheduler.idle
 
     # -- the inference thread's side -----------------------------------------------
+
+    def drive(self, seq: Sequence | None, out: queue.SimpleQueue[object]) -> Iterator[Any]:
+        """Run the loop on the caller's own thread until `seq` ends, yielding its chunks
+        from `out` (its sink). For a single caller (the CLI, tests); closing the
+        iterator early cancels `seq` and steps until the request has let go."""
+        ended = seq is None
+        try:
+            while not ended:
+                while out.empty():
+                    self.step()
+                item = out.get()
+                if isinstance(item, StreamEnd | BaseException):
+                    ended = True
+                    if isinstance(item, BaseException):
+                        raise item
+                    return
+                yield item
+        finally:
+            if not ended and seq is not None:
+                self.cancel(seq)
+                while True:
+                    while out.empty() and self.has_work():
+                        self.step()
+                    if out.empty() or isinstance(out.get(), StreamEnd | BaseException):
+                        break
 
     def run_until_idle(self) -> None:
         while self.step():
