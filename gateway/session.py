@@ -26,6 +26,7 @@ from tts_core import EngineUnavailable, InvalidRequest, Resolved
 
 from . import attachment
 from .calls import Call
+from .cluster import ClusterUnavailable, Owner
 from .outputs import make_leg
 from .pipeline import SpeechPipeline
 from .protocol import (
@@ -53,11 +54,26 @@ class SessionEnded(Exception):
     """The session cannot go on (the engine is unavailable); its socket is already closed."""
 
 
+class CallElsewhere(Exception):
+    """The call to attach to lives on another replica: the session is to be bridged there."""
+
+    def __init__(self, owner: Owner) -> None:
+        super().__init__(owner.replica)
+        self.owner = owner
+
+
 class SpeakSession:
     def __init__(
-        self, ws: WebSocket, gateway: Gateway, settings: SpeakSettings, tenant: str = ""
+        self,
+        ws: WebSocket,
+        gateway: Gateway,
+        settings: SpeakSettings,
+        tenant: str = "",
+        *,
+        bridged: bool = False,
     ) -> None:
         self.ws = ws
+        self.bridged = bridged  # came over a bridge from another replica: never bridged again
         self.gw = gateway
         self.settings = settings
         self.tenant = tenant
@@ -170,8 +186,29 @@ class SpeakSession:
             await self.pipeline.aclose()
         self.pipeline = None
 
+    async def _find_elsewhere(self) -> None:
+        """Raise `CallElsewhere` when the call to attach to is held by another replica."""
+        s, cluster = self.settings, self.gw.cluster
+        if cluster is None or self.bridged or not (s.call or s.session):
+            return
+        here = self.gw.calls.get(s.call) if s.call else self.gw.calls.by_alias(s.session or "")
+        if here is not None:
+            return
+        try:
+            owner = await cluster.locate(call_id=s.call or "", alias=s.session or "")
+        except ClusterUnavailable as exc:
+            raise ProtocolError(
+                "cluster_unavailable",
+                "where this call lives cannot be known right now; try again shortly",
+                field="call" if s.call else "session",
+                fatal=True,
+            ) from exc
+        if owner is not None:
+            raise CallElsewhere(owner)
+
     async def start(self) -> None:
         s = self.settings
+        await self._find_elsewhere()
         resolved = await self._resolve()
         if s.call or s.session:
             self.call = self.gw.calls.attach(self.emit, call_id=s.call or "", alias=s.session or "")
