@@ -59,18 +59,28 @@ def ws_base(address: str) -> str:
 
 
 async def owner_gone(address: str) -> bool:
-    """True when nothing listens at the owner's address any more."""
+    """True unless the owner's `/healthz` answers 200 within `PROBE_TIMEOUT_S`.
+
+    A TCP connect alone proves nothing: while a killed process is torn down the
+    kernel still completes handshakes on its listening socket.
+    """
     parts = urlsplit(address)
     port = parts.port or (443 if parts.scheme == "https" else 80)
+    writer = None
     try:
         async with asyncio.timeout(PROBE_TIMEOUT_S):
-            _, writer = await asyncio.open_connection(parts.hostname, port)
+            reader, writer = await asyncio.open_connection(
+                parts.hostname, port, ssl=parts.scheme == "https" or None
+            )
+            writer.write(f"GET /healthz HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+                         "Connection: close\r\n\r\n".encode())  # fmt: skip
+            status = await reader.readline()
     except (OSError, TimeoutError):
         return True
-    writer.close()
-    with contextlib.suppress(Exception):
-        await writer.wait_closed()
-    return False
+    finally:
+        if writer is not None:
+            writer.close()
+    return status.split(b" ")[1:2] != [b"200"]
 
 
 async def _send_event(ws: WebSocket, event: dict[str, Any]) -> None:

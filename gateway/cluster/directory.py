@@ -174,17 +174,22 @@ class Directory:
 
     # -- replicas and their calls -------------------------------------------------------
 
-    async def beat(self, ttl_ms: int, calls: dict[str, str], draining: bool) -> None:
-        """This replica is alive, at its address, holding `calls` (id → call_started JSON)."""
+    async def beat(self, ttl_ms: int, calls: dict[str, str], draining: bool) -> bool:
+        """This replica is alive, at its address, holding `calls` (id → call_started JSON).
+
+        Returns whether its previous heartbeat was still there: False at the first
+        beat, and when Redis lost its data (or this replica was away past the TTL).
+        """
         me = json.dumps({"a": self.address, "draining": draining})
         pipe = self.r.pipeline(transaction=True)
-        pipe.set(self._replica_key(self.replica), me, px=ttl_ms)
+        pipe.set(self._replica_key(self.replica), me, px=ttl_ms, get=True)
         pipe.sadd(self._replicas_key, self.replica)
         pipe.delete(self._calls_key(self.replica))
         if calls:
             pipe.hset(self._calls_key(self.replica), mapping=calls)
             pipe.pexpire(self._calls_key(self.replica), ttl_ms)
-        await pipe.execute()
+        results = await pipe.execute()
+        return results[0] is not None
 
     async def started(self, call_id: str, event: str, ttl_ms: int) -> None:
         """Announce a call: into this replica's list, and on the channel."""

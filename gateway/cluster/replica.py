@@ -112,6 +112,7 @@ class Cluster:
         self._ever_up = False
         self.subscribed = asyncio.Event()
         self._beaten = asyncio.Event()
+        self._grace_until = 0.0  # until then, calls missing from Redis may be re-published yet
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -284,7 +285,10 @@ class Cluster:
     async def _beat(self) -> None:
         held = [h for h in self._held.values() if not h.call.ended.is_set()]
         calls = {h.call.id: h.event for h in held if h.event}
-        await self.directory.beat(self.ttl_ms, calls, self.draining)
+        if not await self.directory.beat(self.ttl_ms, calls, self.draining):
+            # A first beat, or Redis lost its data: the others re-publish within their next
+            # beats, so for a TTL a call missing from Redis is not taken for an ended one.
+            self._grace_until = time.monotonic() + self.ttl_ms / 1000
         results = await self.directory.refresh([h.claim for h in held], self.ttl_ms)
         for h, taken in zip(held, results, strict=True):
             if taken:
@@ -340,9 +344,10 @@ class Cluster:
                     event = json.loads(raw)
                     if event.get("type") == "call_started" and isinstance(event["call"], str):
                         seen[event["call"]] = (replica, event)
+        settling = read_at < self._grace_until
         for call, remote in list(self._remote.items()):
             # Heard on the channel after the read began: the read cannot know of it yet.
-            if call in seen or remote.seen_at >= read_at:
+            if call in seen or remote.seen_at >= read_at or settling:
                 continue
             started = remote.event
             reason = "replica_lost" if remote.replica not in others else "ended"
