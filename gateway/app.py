@@ -27,6 +27,7 @@ from .auth import authorized, deny, forbidden_origin, origin_allowed
 from .calls_feed import calls_feed
 from .config import Settings
 from .dialects import routes as dialect_routes
+from .drain import DrainGate
 from .drivers import carrier_routes, start_tcp_carriers, stop_tcp_carriers
 from .serving import bind, start_ops_server
 from .speak import bridge_in, speak
@@ -72,6 +73,8 @@ async def readyz(request: Request) -> Response:
     }  # fmt: skip
     if gw.cluster is not None:
         body["redis"] = gw.cluster.up
+    if gw.draining:  # SIGTERM: live calls finish here, new work goes elsewhere
+        return JSONResponse(body | {"status": "draining"}, status_code=503)
     if gw.core.last_error is not None and not gw.core.loaded:
         return JSONResponse(body | {"status": "unavailable"}, status_code=503)
     health = getattr(gw.core.engine, "health", None)
@@ -211,6 +214,7 @@ def create_app(
     if STATIC_DIR.is_dir():
         routes.append(Mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static"))
     app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(DrainGate, gateway=gw)
     app.add_middleware(SecurityHeaders)
     app.state.gateway = gw
     return app

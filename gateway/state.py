@@ -36,6 +36,8 @@ class Listener(Protocol):
     @property
     def port(self) -> int: ...
 
+    async def pause(self) -> None: ...
+
     async def stop(self) -> None: ...
 
 
@@ -82,6 +84,8 @@ class Gateway:
                 on_remote_event=self.call_events.publish_remote,
                 lose_call=self._lose_call,
             )
+        # SIGTERM: no new calls or sessions, /readyz 503; live calls go on (`gateway.drain`).
+        self.draining = False
         self.sessions: set[Any] = set()  # the live `/v1/speak` sessions
         self.tenants = Tenants(settings)
         self.segmentation = SegmentationWorker()
