@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -28,6 +32,15 @@ from .processes import API_KEY, TTL_S, start_replica
 LONG = " ".join(f"This is sentence number {n} of a rather long answer." for n in range(12))
 AudioSocket = peer("audiosocket")
 Twilio = peer("twilio")
+
+
+async def wait_until_async(
+    probe: Callable[[], Awaitable[Any]], ok: Callable[[Any], bool], limit_s: float = 5.0
+) -> None:
+    deadline = time.monotonic() + limit_s
+    while not ok(await probe()):
+        assert time.monotonic() < deadline, "not reached in time"
+        await asyncio.sleep(0.02)
 
 
 async def metric(replica, name: str, **labels: str) -> float:
@@ -208,6 +221,41 @@ async def test_a_replica_killed_mid_call_ends_its_calls_everywhere_within_the_tt
             f"{r2.ws}/v1/speak?call={carrier.call_id}&token={API_KEY}"
         ) as late:
             assert json.loads(await late.recv())["code"] == "unknown_call"
+        await app.close()
+        await calls.close()
+    finally:
+        r3.kill()
+
+
+async def test_a_draining_owner_still_serves_its_calls_to_every_replica_then_leaves(
+    replicas, redis_server, logs
+) -> None:
+    r1, r2 = replicas
+    r3 = start_replica("replica3-drain", redis_server.url, logs, drain_s=30)
+    try:
+        calls = await feed(r2.ws, token=API_KEY)
+        async with AudioSocket(r3, AudioSocket.new_id()) as carrier:
+            await calls.first("call_started", call=carrier.call_id)
+            os.kill(r3.server.pid, signal.SIGTERM)
+            async with httpx.AsyncClient() as client:
+                await wait_until_async(
+                    lambda: client.get(f"{r3.http}/readyz"), lambda r: r.status_code == 503
+                )
+            # Its live call is still reachable from another replica, over the bridge.
+            app = await attach(r1.ws, call=carrier.call_id, listen=0, token=API_KEY)
+            text = "Your transfer is complete."
+            await app.send(type="text", text=text)
+            await app.send(type="flush")
+            await app.first("flushed", limit_s=15)
+            await wait_until(lambda: expected_speech(text, carrier.fmt) in bytes(carrier.audio),
+                             5, "speech from a draining owner")  # fmt: skip
+            await carrier.hang_up()
+            assert (await app.first("call_ended"))["reason"] == "hangup"
+        # The call's end is the real one (not replica_lost), and the replica leaves at once.
+        assert (await calls.first("call_ended", call=carrier.call_id))["reason"] == "hangup"
+        await asyncio.to_thread(r3.server.proc.wait, 15)
+        replicas_left = redis_server.command("SMEMBERS", "voxgate:replicas").split()
+        assert len(replicas_left) == 2
         await app.close()
         await calls.close()
     finally:
