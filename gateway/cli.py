@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ConfigError, Settings, add_arguments, from_args
+from .config import ConfigError, Settings
+from .config_sources import add_arguments, from_args
 
 # `say` needs only what chooses and configures an engine, not the server's settings.
 SAY_SETTINGS = (
