@@ -26,7 +26,7 @@ from tts_core import EngineUnavailable, InvalidRequest, Resolved
 
 from . import attachment
 from .calls import Call
-from .cluster import ClusterUnavailable, Owner
+from .cluster import Owner
 from .outputs import make_leg
 from .pipeline import SpeechPipeline
 from .protocol import (
@@ -186,29 +186,10 @@ class SpeakSession:
             await self.pipeline.aclose()
         self.pipeline = None
 
-    async def _find_elsewhere(self) -> None:
-        """Raise `CallElsewhere` when the call to attach to is held by another replica."""
-        s, cluster = self.settings, self.gw.cluster
-        if cluster is None or self.bridged or not (s.call or s.session):
-            return
-        here = self.gw.calls.get(s.call) if s.call else self.gw.calls.by_alias(s.session or "")
-        if here is not None:
-            return
-        try:
-            owner = await cluster.locate(call_id=s.call or "", alias=s.session or "")
-        except ClusterUnavailable as exc:
-            raise ProtocolError(
-                "cluster_unavailable",
-                "where this call lives cannot be known right now; try again shortly",
-                field="call" if s.call else "session",
-                fatal=True,
-            ) from exc
-        if owner is not None:
-            raise CallElsewhere(owner)
-
     async def start(self) -> None:
         s = self.settings
-        await self._find_elsewhere()
+        if not self.bridged and (owner := await attachment.held_elsewhere(self.gw, s)):
+            raise CallElsewhere(owner)
         resolved = await self._resolve()
         if s.call or s.session:
             self.call = self.gw.calls.attach(self.emit, call_id=s.call or "", alias=s.session or "")

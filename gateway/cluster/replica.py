@@ -4,11 +4,11 @@ One writer task does every write to Redis in order: the `call_started` and
 `call_ended` of this replica's calls (into its call list and onto the channel,
 releasing an ended call's keys) and, every third of the TTL, the heartbeat:
 the replica's own key, its whole call list rewritten, every live claim
-refreshed (re-set if Redis lost it) and the other replicas' lists read back,
-so calls whose replica stopped beating vanish here within the TTL (announced
-as `call_ended` with reason `replica_lost`). One listener task hears the
-other replicas' events on the channel and passes them on to this replica's
-`/v1/calls` subscribers at once.
+refreshed (re-set if Redis lost it) and the other replicas' lists read back
+(`gateway.cluster.others`), so calls whose replica stopped beating vanish
+here within the TTL. One listener task hears the other replicas' events on
+the channel and passes them on to this replica's `/v1/calls` subscribers at
+once.
 
 Redis being unreachable never costs a caller anything: calls go on, new
 calls are registered locally (claimed as new once Redis answers again, see
@@ -27,7 +27,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -39,6 +39,7 @@ from ..calls import Call
 from ..config import Settings
 from ..metrics import Metrics
 from .directory import Claim, ClusterUnavailable, Directory, Owner
+from .others import OtherReplicas
 from .signing import BridgeVerifier, sign
 
 log = logging.getLogger("gateway.cluster")
@@ -46,7 +47,6 @@ log = logging.getLogger("gateway.cluster")
 REDIS_ERRORS = (RedisError, OSError, TimeoutError)
 CLAIM_TIMEOUT_S = 1.0  # a call is never held up longer than this by the directory
 LOCATE_TIMEOUT_S = 1.0
-TOMBSTONE_S = 120.0  # how long an ended remote call is kept from coming back by a late read
 MAX_QUEUE = 10_000
 JOIN_TIMEOUT_S = 3.0
 
@@ -58,13 +58,6 @@ class _Held:
     call: Call
     claim: Claim
     event: str = ""  # its call_started, as published
-
-
-@dataclass
-class _Remote:
-    replica: str
-    event: dict[str, Any]
-    seen_at: float = field(default_factory=time.monotonic)
 
 
 class Cluster:
@@ -88,7 +81,6 @@ class Cluster:
         self._secret = settings.cluster_secret
         self.verifier = BridgeVerifier(settings.cluster_secret)
         self._live_calls = live_calls
-        self._emit = on_remote_event
         self._lose_call = lose_call
         self._client = aioredis.Redis.from_url(
             settings.redis_url,
@@ -104,15 +96,13 @@ class Cluster:
         self._held: dict[int, _Held] = {}
         self._queue: asyncio.Queue[tuple[str, _Held, str]] = asyncio.Queue(MAX_QUEUE)
         self._pending: list[tuple[str, _Held, str]] = []  # ends to publish once Redis is back
-        self._remote: dict[str, _Remote] = {}
-        self._ended: dict[str, float] = {}
+        self.others = OtherReplicas(self.replica, metrics, on_remote_event)
         self._tasks: list[asyncio.Task[None]] = []
         self._losing: set[asyncio.Task[None]] = set()
         self.up = False
         self._ever_up = False
         self.subscribed = asyncio.Event()
         self._beaten = asyncio.Event()
-        self._grace_until = 0.0  # until then, calls missing from Redis may be re-published yet
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -288,7 +278,7 @@ class Cluster:
         if not await self.directory.beat(self.ttl_ms, calls, self.draining):
             # A first beat, or Redis lost its data: the others re-publish within their next
             # beats, so for a TTL a call missing from Redis is not taken for an ended one.
-            self._grace_until = time.monotonic() + self.ttl_ms / 1000
+            self.others.settle_until(time.monotonic() + self.ttl_ms / 1000)
         results = await self.directory.refresh([h.claim for h in held], self.ttl_ms)
         for h, taken in zip(held, results, strict=True):
             if taken:
@@ -307,72 +297,13 @@ class Cluster:
                 self._pending.extend(pending[index:])
                 raise
         read_at = time.monotonic()
-        self._resync(await self.directory.others(), read_at)
+        self.others.resync(await self.directory.others(), read_at)
 
     # -- the other replicas' calls ------------------------------------------------------
 
     def remote_events(self) -> list[dict[str, Any]]:
         """`call_started` of every call the other replicas hold, as last heard."""
-        return [r.event for r in self._remote.values()]
-
-    def _forget_tombstones(self) -> None:
-        now = time.monotonic()
-        self._ended = {k: t for k, t in self._ended.items() if t > now}
-
-    def _remote_started(self, replica: str, event: dict[str, Any]) -> None:
-        call = event["call"]
-        if call in self._remote or call in self._ended:
-            return
-        self._remote[call] = _Remote(replica, event)
-        self.metrics.remote_calls.set(len(self._remote))
-        self._emit(event)
-
-    def _remote_ended(self, event: dict[str, Any]) -> None:
-        call = event["call"]
-        self._ended[call] = time.monotonic() + TOMBSTONE_S
-        if self._remote.pop(call, None) is not None:
-            self.metrics.remote_calls.set(len(self._remote))
-            self._emit(event)
-
-    def _resync(self, others: dict[str, dict[str, str]], read_at: float) -> None:
-        """Apply a fresh read of every replica's call list: what appeared, what vanished."""
-        self._forget_tombstones()
-        seen: dict[str, tuple[str, dict[str, Any]]] = {}
-        for replica, calls in others.items():
-            for raw in calls.values():
-                with contextlib.suppress(ValueError, KeyError, TypeError):
-                    event = json.loads(raw)
-                    if event.get("type") == "call_started" and isinstance(event["call"], str):
-                        seen[event["call"]] = (replica, event)
-        settling = read_at < self._grace_until
-        for call, remote in list(self._remote.items()):
-            # Heard on the channel after the read began: the read cannot know of it yet.
-            if call in seen or remote.seen_at >= read_at or settling:
-                continue
-            started = remote.event
-            reason = "replica_lost" if remote.replica not in others else "ended"
-            duration = max(0.0, time.time() - float(started.get("at") or time.time()))
-            self._remote_ended(
-                {"type": "call_ended", "call": call, "carrier": started.get("carrier"),
-                 "reason": reason, "duration_s": round(duration, 3),
-                 "at": round(time.time(), 3)}
-            )  # fmt: skip
-        for replica, event in seen.values():
-            self._remote_started(replica, event)
-
-    def _heard(self, raw: str) -> None:
-        try:
-            body = json.loads(raw)
-            replica, event = body["r"], body["e"]
-            kind, call = event["type"], event["call"]
-        except (ValueError, KeyError, TypeError):
-            return
-        if replica == self.replica or not isinstance(call, str):
-            return
-        if kind == "call_started":
-            self._remote_started(replica, event)
-        elif kind == "call_ended":
-            self._remote_ended(event)
+        return self.others.events()
 
     async def _listener(self) -> None:
         backoff = 0.2
@@ -385,7 +316,7 @@ class Cluster:
                 while True:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is not None and message.get("type") == "message":
-                        self._heard(message["data"])
+                        self.others.heard(message["data"])
             except REDIS_ERRORS:
                 self.subscribed.clear()
                 await asyncio.sleep(backoff)

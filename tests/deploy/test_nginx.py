@@ -109,7 +109,7 @@ def nginx(replicas: list[Replica]) -> Iterator[dict[str, Any]]:
     try:
         deadline = time.monotonic() + 10
         while True:
-            with contextlib.suppress(OSError), httpx.Client(verify=False) as client:
+            with contextlib.suppress(httpx.TransportError), httpx.Client(verify=False) as client:
                 if client.get(f"https://127.0.0.1:{https_port}/healthz").status_code == 200:
                     break
             assert proc.poll() is None, (prefix / "error.log").read_text()
