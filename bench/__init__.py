@@ -8,7 +8,8 @@ against another tenant's caller), `intelligibility` (a recognizer's word error
 rate on the phone path, in-process), `qwen` (the batched Qwen3-TTS runtime:
 per-step cost, calls per host), `dialects` (first byte through the OpenAI,
 ElevenLabs and Deepgram adapters against `/v1/speak`), `remote` (the remote
-engine's hop against in-process) and `all`; see `bench/README.md`.
+engine's hop against in-process), `replicas` (an attach bridged across replicas
+against one on the call's own replica) and `all`; see `bench/README.md`.
 """
 
 __all__ = ["SCENARIOS"]
@@ -24,4 +25,5 @@ SCENARIOS = (
     "qwen",
     "dialects",
     "remote",
+    "replicas",
 )

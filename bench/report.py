@@ -128,6 +128,19 @@ def _rows(name: str, r: dict[str, Any]) -> list[tuple[str, str, str]]:
         adds = f"**{r.get('remote_adds_p50_ms'):+g} ms**; n={r.get('rounds')}"
         measure = "first audio, Piper in-process vs behind the remote engine"
         rows.append(("remote", measure, f"p50 {local} vs {remote} ms ({adds})"))
+    elif name == "replicas":
+        adds = r.get("bridge_adds_p50_ms", {})
+        labels = {"attach_ms": "attach (socket → ready)",
+                  "first_audio_ms": "first audio (text → caller)",
+                  "connect_to_audio_ms": "socket opened → caller hears"}  # fmt: skip
+        for measure, label in labels.items():
+            f = r.get(measure, {})
+            own, far = f.get("owner"), f.get("bridged")
+            rows.append((
+                "replicas", f"{label}, on the owner vs bridged from another replica",
+                f"p50 {_ms(own, 'p50')} vs {_ms(far, 'p50')} ms, p95 {_ms(own, 'p95')} vs "
+                f"{_ms(far, 'p95')} ms (**{adds.get(measure, 0):+g} ms** p50; n={r.get('rounds')})",
+            ))  # fmt: skip
     elif name == "dialects":
         for door, d in r.get("doors", {}).items():
             f = d["first_byte_ms"]

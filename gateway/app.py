@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,26 +19,18 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from starlette.websockets import WebSocket
 
 from tts_core import EngineUnavailable, SpeechCore
 from tts_core.normalize import capabilities
 
-from .auth import (
-    accepted_subprotocol,
-    authorized,
-    deny,
-    forbidden_origin,
-    origin_allowed,
-    tenant_of,
-)
+from .auth import authorized, deny, forbidden_origin, origin_allowed
 from .calls_feed import calls_feed
 from .config import Settings
 from .dialects import routes as dialect_routes
+from .drain import DrainGate
 from .drivers import carrier_routes, start_tcp_carriers, stop_tcp_carriers
-from .protocol import ProtocolError, parse_settings
 from .serving import bind, start_ops_server
-from .session import SessionEnded, SpeakSession
+from .speak import bridge_in, speak
 from .state import Gateway, Listeners, gateway_of
 from .voices import routes as voice_routes
 
@@ -80,6 +71,10 @@ async def readyz(request: Request) -> Response:
     body: dict[str, Any] = {
         "status": "ready", "engine": gw.core.engine.name, "loaded": gw.core.loaded,
     }  # fmt: skip
+    if gw.cluster is not None:
+        body["redis"] = gw.cluster.up
+    if gw.draining:  # SIGTERM: live calls finish here, new work goes elsewhere
+        return JSONResponse(body | {"status": "draining"}, status_code=503)
     if gw.core.last_error is not None and not gw.core.loaded:
         return JSONResponse(body | {"status": "unavailable"}, status_code=503)
     health = getattr(gw.core.engine, "health", None)
@@ -146,71 +141,6 @@ async def index(request: Request) -> Response:
     return FileResponse(str(page), media_type="text/html")
 
 
-async def speak(ws: WebSocket) -> None:
-    gw = gateway_of(ws)
-    if not origin_allowed(ws, gw.settings):
-        gw.metrics.errors.labels(code="forbidden_origin").inc()
-        await ws.close(code=1008, reason="origin not allowed")  # before accept: HTTP 403
-        return
-    tenant = tenant_of(ws, gw.settings)
-    if tenant is None:
-        await ws.close(code=1008, reason="missing or invalid API key")
-        return
-    await ws.accept(subprotocol=accepted_subprotocol(ws))
-    if len(gw.sessions) >= gw.settings.max_sessions:
-        await _refuse(ws, gw, "over_capacity", "server is at capacity")
-        return
-    query = {k: v for k, v in ws.query_params.items() if k != "token"}
-    try:
-        settings = parse_settings(query, gw.default_speak_settings())
-    except ProtocolError as exc:
-        gw.metrics.errors.labels(code=exc.code).inc()
-        await ws.send_json(exc.event())
-        await ws.close(code=1008, reason=exc.code)
-        return
-    session = SpeakSession(ws, gw, settings, tenant)
-    if not gw.tenants.admit(tenant, id(session), session.queued_count):
-        await _refuse(ws, gw, "tenant_over_capacity", "this API key has too many sessions open")
-        return
-    gw.sessions.add(session)
-    gw.refresh_gauges()
-    try:
-        try:
-            await session.start()
-        except ProtocolError as exc:
-            await session.error(exc)
-            session.end_reason = exc.code
-            await session.close(1008, exc.code)
-            return
-        except SessionEnded:
-            return
-        await session.run()
-    except Exception:
-        log.exception("session failed", extra=session.log_extra)
-        session.end_reason = "internal_error"
-        await session.emit({"type": "error", "code": "internal", "message": "internal error"})
-        await session.close(1011)
-    finally:
-        await session.aclose()
-        gw.sessions.discard(session)
-        gw.tenants.leave(tenant, id(session))
-        gw.refresh_gauges()
-        log.info(
-            "session ended",
-            extra=session.log_extra
-            | {
-                "reason": session.end_reason,
-                "duration_s": round(time.monotonic() - session.started_at, 3),
-            },
-        )
-
-
-async def _refuse(ws: WebSocket, gw: Gateway, code: str, message: str) -> None:
-    gw.metrics.errors.labels(code=code).inc()
-    await ws.send_json({"type": "error", "code": code, "message": message})
-    await ws.close(code=1013, reason=code.replace("_", " "))
-
-
 class SecurityHeaders:
     """Adds `SECURITY_HEADERS` to every HTTP response (pure ASGI: WebSockets untouched)."""
 
@@ -252,6 +182,9 @@ def create_app(
         gw.call_events.start()
         ops_server = None
         try:
+            if gw.cluster is not None:
+                gw.cluster.start()
+                await gw.cluster.joined()
             await start_tcp_carriers(gw, listeners)
             if ops_app is not None:
                 sock = listeners.ops or bind(settings.ops_host, settings.ops_port)
@@ -273,6 +206,7 @@ def create_app(
         Route("/v1/voices", voices),
         WebSocketRoute("/v1/speak", speak),
         WebSocketRoute("/v1/calls", calls_feed),
+        WebSocketRoute("/internal/bridge", bridge_in),  # replicas only: signed (gateway.speak)
         *carrier_routes(),  # /twilio, /telnyx, ...: one per WebSocket carrier
         *voice_routes(),
         *dialect_routes(),
@@ -280,6 +214,7 @@ def create_app(
     if STATIC_DIR.is_dir():
         routes.append(Mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static"))
     app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(DrainGate, gateway=gw)
     app.add_middleware(SecurityHeaders)
     app.state.gateway = gw
     return app
@@ -297,6 +232,8 @@ async def shutdown(gw: Gateway) -> None:
     for call in gw.calls.all():
         await gw.calls.hang_up(call, "server_shutdown")
     await stop_tcp_carriers(gw)
+    if gw.cluster is not None:  # after the hang-ups: their ends are published, then it leaves
+        await gw.cluster.aclose()
     await gw.call_events.aclose()
     gw.segmentation.close()
     if gw.owns_core:

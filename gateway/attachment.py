@@ -6,6 +6,8 @@ call); `ready` reports the call's leg (what the caller actually gets), the
 call's ids and, unless `listen=0`, the format the caller's audio arrives in:
 the session's own `encoding`, `sample_rate` and `frame_ms`. A `hangup` speaks
 and plays what is queued first, bounded, then ends the call the carrier's way.
+With Redis, a call held by another replica is found here, and the session
+is bridged there (`gateway.speak`).
 """
 
 from __future__ import annotations
@@ -21,13 +23,33 @@ from tts_core import Resolved
 
 from .caller_audio import CallerAudioFeed
 from .calls import Call, CallRegistry
+from .cluster import ClusterUnavailable, Owner
 from .metrics import Metrics
 from .pipeline import SpeechPipeline
-from .protocol import SpeakSettings
+from .protocol import ProtocolError, SpeakSettings
+from .state import Gateway
 
 log = logging.getLogger(__name__)
 
 HANGUP_DRAIN_S = 60.0  # longest a hang-up waits for queued speech to play
+
+
+async def held_elsewhere(gw: Gateway, settings: SpeakSettings) -> Owner | None:
+    """With Redis: the replica holding the call to attach to, when it is not this one."""
+    cluster, call_id, alias = gw.cluster, settings.call or "", settings.session or ""
+    if cluster is None or not (call_id or alias):
+        return None
+    if (gw.calls.get(call_id) if call_id else gw.calls.by_alias(alias)) is not None:
+        return None
+    try:
+        return await cluster.locate(call_id=call_id, alias=alias)
+    except ClusterUnavailable as exc:
+        raise ProtocolError(
+            "cluster_unavailable",
+            "where this call lives cannot be known right now; try again shortly",
+            field="call" if call_id else "session",
+            fatal=True,
+        ) from exc
 
 
 def bring(call: Call, resolved: Resolved, settings: SpeakSettings) -> SpeechPipeline:

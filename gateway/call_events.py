@@ -4,7 +4,9 @@ The call registry publishes `call_started` when a call becomes attachable and
 `call_ended` when it is over; each event is fanned out here without waiting:
 every `/v1/calls` subscriber has a bounded queue (one that stops reading is
 told so and dropped, it never slows a call down) and the webhook, when
-configured, queues it for delivery (`gateway.webhook`).
+configured, queues it for delivery (`gateway.webhook`). With Redis, the
+other replicas' events reach the subscribers here too, but not the webhook:
+each call's own replica sends it.
 """
 
 from __future__ import annotations
@@ -54,6 +56,12 @@ class CallEvents:
             subscriber.offer(event)
         if self.webhook is not None:
             self.webhook.offer(event)
+
+    def publish_remote(self, event: dict[str, Any]) -> None:
+        """Another replica's call event: to this replica's subscribers only (the owner's
+        webhook already sends it, once)."""
+        for subscriber in list(self._subscribers):
+            subscriber.offer(event)
 
     def subscribe(self) -> Subscriber:
         subscriber = Subscriber()

@@ -131,18 +131,28 @@ class Call:
         }
 
 
+CallEventHook = Callable[[dict[str, Any], "Call"], None]
+
+
 class CallRegistry:
-    def __init__(self, on_event: Callable[[dict[str, Any]], None] | None = None) -> None:
+    """This process's live calls by carrier id and by alias (see the module docstring).
+
+    `on_event(event, call)` hears every `call_started` and `call_ended`; the
+    gateway fans them out to `/v1/calls`, the webhook and, with Redis, the
+    other replicas (which also need the call's ids to publish or release).
+    """
+
+    def __init__(self, on_event: CallEventHook | None = None) -> None:
         self._by_id: dict[str, Call] = {}
         self._by_alias: dict[str, Call] = {}
         self.live: dict[int, Call] = {}
-        self._on_event = on_event or (lambda _: None)
+        self._on_event: CallEventHook = on_event or (lambda _event, _call: None)
 
     def __len__(self) -> int:
         return len(self.live)
 
-    def register(self, call: Call) -> None:
-        """Make `call` attachable, or raise `CallIdTaken` and change nothing."""
+    def check(self, call: Call) -> None:
+        """Raise `CallIdTaken` if `call` could not be registered here now (nothing changes)."""
         bad = [i for i in call.carrier_ids if not valid_carrier_id(i)]
         bad += [a for a in call.aliases if not valid_alias(a)]
         if bad:
@@ -151,6 +161,10 @@ class CallRegistry:
         taken += [a for a in call.aliases if a in self._by_alias]
         if taken:
             raise CallIdTaken(f"{taken[0]!r} belongs to a live call")
+
+    def register(self, call: Call) -> None:
+        """Make `call` attachable, or raise `CallIdTaken` and change nothing."""
+        self.check(call)
         self.live[id(call)] = call
         for key in call.carrier_ids:
             self._by_id[key] = call
@@ -158,7 +172,7 @@ class CallRegistry:
             self._by_alias[alias] = call
         call.pipeline.emit = call.emit
         call.started_at = time.monotonic()
-        self._on_event(call.started_event())
+        self._on_event(call.started_event(), call)
 
     def get(self, call_id: str) -> Call | None:
         """The live call with this carrier id (aliases are not looked up here)."""
@@ -231,7 +245,8 @@ class CallRegistry:
         if was_live:  # announced by `register`: its end is announced too
             self._on_event(
                 {"type": "call_ended", "call": call.id, "carrier": call.carrier, "reason": reason,
-                 "duration_s": round(duration, 3), "at": round(time.time(), 3)}
+                 "duration_s": round(duration, 3), "at": round(time.time(), 3)},
+                call,
             )  # fmt: skip
         await call.pipeline.aclose()
 

@@ -1,8 +1,9 @@
 """`GET /v1/calls`: a WebSocket that tells the application about every call.
 
 Same authentication and origin rule as the rest of `/v1/*`. After `ready`, the
-calls already live are announced (`call_started`, so an application that
-connects or reconnects late still learns of them), then every `call_started`
+calls already live (with Redis: on every replica) are announced
+(`call_started`, so an application that connects or reconnects late still
+learns of them), then every `call_started`
 and `call_ended` as it happens, in order, as JSON text messages: the same
 events the webhook POSTs. The socket is for listening: anything the client
 sends is answered with an `error` and otherwise ignored. A client that stops
@@ -63,11 +64,11 @@ async def _send(ws: WebSocket, event: dict[str, Any]) -> None:
 
 
 async def _serve(ws: WebSocket, gw: Gateway, subscriber: Subscriber) -> None:
-    live = gw.calls.all()  # after subscribing: a call starting now is in one or the other
+    live = gw.live_call_events()  # after subscribing: a call starting now is in one or both
     await _send(ws, {"type": "ready", "live_calls": len(live)})
-    announced = {call.id for call in live}
-    for call in live:
-        await _send(ws, call.started_event())
+    announced = {event["call"] for event in live}
+    for event in live:
+        await _send(ws, event)
     receive = asyncio.ensure_future(ws.receive())
     overflow = asyncio.ensure_future(subscriber.overflowed.wait())
     try:

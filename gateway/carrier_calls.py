@@ -184,9 +184,21 @@ async def open_call(
 
 
 async def register(gw: Gateway, call: Call) -> bool:
-    """Make the call attachable; False (and the pipeline closed) when its id is taken."""
+    """Make the call attachable; False (and the pipeline closed) when its id is taken.
+
+    With Redis, a call's ids and aliases are claimed for this replica first, all
+    or none, so no replica can register an id another replica's live call holds.
+    """
     try:
-        gw.calls.register(call)
+        gw.calls.check(call)
+        if gw.cluster is not None and not await gw.cluster.claim(call):
+            raise CallIdTaken("an id or alias belongs to a live call on another replica")
+        try:
+            gw.calls.register(call)
+        except CallIdTaken:  # registered here while the claim was on its way
+            if gw.cluster is not None:
+                await gw.cluster.unclaim(call)
+            raise
     except CallIdTaken as exc:
         gw.metrics.errors.labels(code="call_id_taken").inc()
         carrier_log(call.carrier).warning(

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ConfigError, Settings, add_arguments, from_args
+from .config import ConfigError, Settings
+from .config_sources import add_arguments, from_args
 
 # `say` needs only what chooses and configures an engine, not the server's settings.
 SAY_SETTINGS = (
@@ -91,8 +92,9 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import Listeners, create_app
+    from .drain import drain
     from .logs import setup_logging
-    from .serving import bind, uvicorn_options
+    from .serving import DrainingServer, bind, uvicorn_options
 
     settings: Settings = from_args(args)
     setup_logging(settings.log_level, settings.log_format)
@@ -133,7 +135,8 @@ def _serve(args: argparse.Namespace) -> int:
     config = uvicorn.Config(
         app, log_config=None, timeout_graceful_shutdown=5, **uvicorn_options(settings)
     )
-    uvicorn.Server(config).run(sockets=[sockets["HTTP"]])
+    gw = app.state.gateway
+    DrainingServer(config, drain=lambda: drain(gw)).run(sockets=[sockets["HTTP"]])
     return 0
 
 

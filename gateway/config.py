@@ -1,16 +1,13 @@
-"""Process settings: `VOXGATE_*` environment variables, overridden by CLI flags.
+"""Process settings, their defaults and the rules they must meet.
 
 Every setting has one name in three places (field, `VOXGATE_<FIELD>`, and
 `--field-with-dashes`), so the README table, the environment and the command
-line cannot drift apart.
+line cannot drift apart; `gateway.config_sources` reads the last two.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +133,31 @@ class Settings:
     call_webhook_secret: str = field(
         default="", metadata={"help": "HMAC-SHA256 key signing each call webhook body"}
     )
+    redis_url: str = field(
+        default="",
+        metadata={"help": "share calls between replicas through this Redis (redis://host:6379/0)"},
+    )
+    cluster_secret: str = field(
+        default="",
+        metadata={"help": "with Redis: key that signs replica-to-replica bridges (16+ chars)"},
+    )
+    cluster_address: str = field(
+        default="",
+        metadata={
+            "help": "with Redis: this replica's URL for other replicas (http://10.0.0.5:8080)"
+        },
+    )
+    cluster_ttl_s: float = field(
+        default=15.0,
+        metadata={"help": "with Redis: a replica's calls vanish this long after its last beat"},
+    )
+    cluster_prefix: str = field(
+        default="voxgate", metadata={"help": "with Redis: key and channel namespace"}
+    )
+    drain_s: float = field(
+        default=30.0,
+        metadata={"help": "SIGTERM: let live calls finish this long, then end them (0 = at once)"},
+    )
     idle_unload_s: float = field(
         default=120.0, metadata={"help": "unload the model after this idle time (0 = never)"}
     )
@@ -201,6 +223,14 @@ class Settings:
     @property
     def api_key_set(self) -> frozenset[str]:
         return frozenset(k.strip() for k in self.api_keys.split(",") if k.strip())
+
+    @property
+    def advertised_address(self) -> str:
+        """Where other replicas reach this one (the bridge route): configured, or host:port."""
+        if self.cluster_address:
+            return self.cluster_address.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def allowed_origin_set(self) -> frozenset[str]:
@@ -312,6 +342,10 @@ class Settings:
                 raise ConfigError(
                     "VOXGATE_CALL_WEBHOOK needs VOXGATE_CALL_WEBHOOK_SECRET to sign its bodies"
                 )
+        if self.redis_url:
+            _check_cluster(self)
+        if self.drain_s < 0:
+            raise ConfigError("drain_s must be >= 0")
         if self.engine == "piper" and self.voice and not Path(self.voice).is_file():
             raise ConfigError(f"voice file not found: {self.voice}")
         return self
@@ -336,50 +370,33 @@ def _check_remote(settings: Settings) -> None:
         raise ConfigError("VOXGATE_REMOTE_EXTRA must be a JSON object")
 
 
-def _parser(kind: Any) -> type:
-    """int, float or str, from a field's (string) annotation."""
-    return {"int": int, "float": float}.get(str(kind), str)
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+MIN_CLUSTER_SECRET = 16
 
 
-def _convert(name: str, raw: str, kind: Any) -> Any:
-    text = raw.strip()
-    parse = _parser(kind)
-    if parse is str:
-        return text or None if "None" in str(kind) else text
-    try:
-        return parse(text)
-    except ValueError as exc:
-        raise ConfigError(f"VOXGATE_{name.upper()}={raw!r} is not a number") from exc
+def _check_cluster(settings: Settings) -> None:
+    """Replicas sharing calls need Redis, a shared secret and an address the others can reach."""
+    import re
 
-
-def from_env(env: Mapping[str, str] | None = None) -> Settings:
-    env = os.environ if env is None else env
-    values: dict[str, Any] = {}
-    for f in fields(Settings):
-        raw = env.get(f"VOXGATE_{f.name.upper()}")
-        if raw is not None:
-            values[f.name] = _convert(f.name, raw, f.type)
-    return Settings(**values)
-
-
-def add_arguments(parser: argparse.ArgumentParser, only: tuple[str, ...] | None = None) -> None:
-    """One `--flag` per setting (or per setting in `only`); unset flags keep the environment's."""
-    for f in fields(Settings):
-        if only is not None and f.name not in only:
-            continue
-        parser.add_argument(
-            "--" + f.name.replace("_", "-"),
-            dest=f.name,
-            type=_parser(f.type),
-            default=None,
-            help=f"{f.metadata.get('help', '')} [VOXGATE_{f.name.upper()}, default {f.default}]",
+    if not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("VOXGATE_REDIS_URL must be a redis://, rediss:// or unix:// URL")
+    if len(settings.cluster_secret) < MIN_CLUSTER_SECRET:
+        raise ConfigError(
+            f"VOXGATE_REDIS_URL needs VOXGATE_CLUSTER_SECRET ({MIN_CLUSTER_SECRET}+ characters, "
+            "the same on every replica) to sign the bridges between replicas"
         )
-
-
-def from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> Settings:
-    settings = from_env(env)
-    for f in fields(Settings):
-        value = getattr(args, f.name, None)
-        if value is not None:
-            setattr(settings, f.name, value)
-    return settings.validate()
+    if settings.cluster_secret in settings.api_key_set:
+        raise ConfigError("VOXGATE_CLUSTER_SECRET must not be one of the public API keys")
+    if not settings.cluster_address and (settings.host in WILDCARD_HOSTS or not settings.port):
+        raise ConfigError(
+            "with VOXGATE_REDIS_URL and a wildcard host or port 0, set VOXGATE_CLUSTER_ADDRESS "
+            "to the URL other replicas reach this one at (http://10.0.0.5:8080)"
+        )
+    if settings.cluster_address and not settings.cluster_address.startswith(
+        ("http://", "https://")
+    ):
+        raise ConfigError("VOXGATE_CLUSTER_ADDRESS must be an http:// or https:// URL")
+    if settings.cluster_ttl_s < 1:
+        raise ConfigError("cluster_ttl_s must be >= 1")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", settings.cluster_prefix):
+        raise ConfigError("cluster_prefix must be 1-64 letters, digits, '_', '.' or '-'")

@@ -2,7 +2,8 @@
 
 Every line passes `RedactSecrets` first, whoever logged it (uvicorn's access
 log writes request URLs with their query strings): API keys in a `token`
-query parameter, a bearer header or a key subprotocol never reach a log.
+query parameter, a bearer header or a key subprotocol, and the password of a
+URL (`redis://:password@host`), never reach a log.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ _SECRETS = re.compile(
     r"(?:(?:bearer|token|basic)\s+)?))[^\s\"',}]+"
     r"|(?P<bearer>\bBearer\s+)[A-Za-z0-9._~+/=-]{8,}"
     r"|(?P<proto>voxgate\.key\.)[A-Za-z0-9_-]+"
+    r"|(?P<userinfo>\b[a-z][a-z0-9+.-]*://[^/@\s:]*:)[^@\s/]+(?=@)"  # redis://:password@host
 )
 
 

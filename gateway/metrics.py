@@ -87,6 +87,18 @@ class Metrics:
             ["outcome"],
             registry=r,
         )
+        self.redis_up = Gauge(
+            "voxgate_cluster_redis_up", "1 while the cluster's Redis answers", registry=r
+        )
+        self.remote_calls = Gauge(
+            "voxgate_cluster_remote_calls", "Live calls held by the other replicas", registry=r
+        )
+        self.bridges = Counter(
+            "voxgate_cluster_bridges",
+            "Attaches bridged between replicas: out (to the owner), in (from another replica)",
+            ["direction"],
+            registry=r,
+        )
 
     def watch_engine(self, stats: Callable[[], Any]) -> None:
         """Export a batched engine's own figures (slots, batch sizes, step time, per-call

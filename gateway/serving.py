@@ -11,20 +11,29 @@ longer exhaust the process.
 The operations endpoints (`/metrics`, `/readyz`) can be served on a port of
 their own (`VOXGATE_OPS_PORT`), bound apart from the public one; that server
 runs inside the main server's event loop, started and stopped by its lifespan.
+
+`DrainingServer` is uvicorn's server with SIGTERM turned into a drain (see
+`gateway.drain`): uvicorn on its own would close every WebSocket (1012) at the
+first signal, cutting every call the replica holds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import signal
 import socket
-from collections.abc import Generator
+from collections.abc import Awaitable, Callable, Generator
+from types import FrameType
 from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .config import Settings
+
+log = logging.getLogger(__name__)
 
 
 class GuardedH11Protocol(H11Protocol):
@@ -74,6 +83,42 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "forwarded_allow_ips": settings.forwarded_allow_ips,
         "server_header": False,
     }
+
+
+class DrainingServer(uvicorn.Server):
+    """The first SIGTERM runs `drain` (it returns when live work is done or its deadline
+    passed), then the server stops as usual; a second SIGTERM, or SIGINT, stops at once."""
+
+    def __init__(self, config: uvicorn.Config, drain: Callable[[], Awaitable[None]]) -> None:
+        super().__init__(config)
+        self._drain = drain
+        self._draining = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._drain_task: asyncio.Task[None] | None = None
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().serve(sockets=sockets)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if sig == signal.SIGTERM and not self._draining and not self.should_exit and self._loop:
+            self._draining = True
+            self._captured_signals.append(sig)  # the process still ends by SIGTERM, after it
+            self._loop.call_soon_threadsafe(self._start_drain)
+            return
+        super().handle_exit(sig, frame)
+
+    def _start_drain(self) -> None:
+        assert self._loop is not None
+        self._drain_task = self._loop.create_task(self._drain_then_stop(), name="voxgate-drain")
+
+    async def _drain_then_stop(self) -> None:
+        try:
+            await self._drain()
+        except Exception:
+            log.exception("drain failed; stopping now")
+        finally:
+            self.should_exit = True
 
 
 class EmbeddedServer(uvicorn.Server):

@@ -26,6 +26,7 @@ from tts_core import EngineUnavailable, InvalidRequest, Resolved
 
 from . import attachment
 from .calls import Call
+from .cluster import Owner
 from .outputs import make_leg
 from .pipeline import SpeechPipeline
 from .protocol import (
@@ -53,11 +54,26 @@ class SessionEnded(Exception):
     """The session cannot go on (the engine is unavailable); its socket is already closed."""
 
 
+class CallElsewhere(Exception):
+    """The call to attach to lives on another replica: the session is to be bridged there."""
+
+    def __init__(self, owner: Owner) -> None:
+        super().__init__(owner.replica)
+        self.owner = owner
+
+
 class SpeakSession:
     def __init__(
-        self, ws: WebSocket, gateway: Gateway, settings: SpeakSettings, tenant: str = ""
+        self,
+        ws: WebSocket,
+        gateway: Gateway,
+        settings: SpeakSettings,
+        tenant: str = "",
+        *,
+        bridged: bool = False,
     ) -> None:
         self.ws = ws
+        self.bridged = bridged  # came over a bridge from another replica: never bridged again
         self.gw = gateway
         self.settings = settings
         self.tenant = tenant
@@ -172,6 +188,8 @@ class SpeakSession:
 
     async def start(self) -> None:
         s = self.settings
+        if not self.bridged and (owner := await attachment.held_elsewhere(self.gw, s)):
+            raise CallElsewhere(owner)
         resolved = await self._resolve()
         if s.call or s.session:
             self.call = self.gw.calls.attach(self.emit, call_id=s.call or "", alias=s.session or "")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.requests import HTTPConnection
 
@@ -19,12 +19,15 @@ from telephony.carriers import names as carrier_names
 from tts_core import AudioCache, SpeechCore, create_engine
 
 from .call_events import CallEvents
-from .calls import CallRegistry
+from .calls import Call, CallRegistry
 from .config import Settings
 from .metrics import Metrics
 from .protocol import SpeakSettings
 from .segment_worker import SegmentationWorker
 from .tenants import Tenants
+
+if TYPE_CHECKING:
+    from .cluster.replica import Cluster
 
 
 class Listener(Protocol):
@@ -32,6 +35,8 @@ class Listener(Protocol):
 
     @property
     def port(self) -> int: ...
+
+    async def pause(self) -> None: ...
 
     async def stop(self) -> None: ...
 
@@ -67,13 +72,43 @@ class Gateway:
         if callable(stats):
             self.metrics.watch_engine(stats)
         self.call_events = CallEvents(settings, self.metrics)
-        self.calls = CallRegistry(on_event=self.call_events.publish)
+        self.calls = CallRegistry(on_event=self._call_event)
+        self.cluster: Cluster | None = None  # with Redis: the replicas that share calls
+        if settings.redis_url:
+            from .cluster.replica import Cluster  # the Redis client loads only when configured
+
+            self.cluster = Cluster(
+                settings,
+                self.metrics,
+                live_calls=self.calls.all,
+                on_remote_event=self.call_events.publish_remote,
+                lose_call=self._lose_call,
+            )
+        # SIGTERM: no new calls or sessions, /readyz 503; live calls go on (`gateway.drain`).
+        self.draining = False
         self.sessions: set[Any] = set()  # the live `/v1/speak` sessions
         self.tenants = Tenants(settings)
         self.segmentation = SegmentationWorker()
         self.tcp: dict[str, Listener] = {}  # running TCP carrier listeners by carrier name
         self._cache_hits_seen = 0
         self._pieces_seen = 0
+
+    def _call_event(self, event: dict[str, Any], call: Call) -> None:
+        self.call_events.publish(event)
+        if self.cluster is not None:
+            self.cluster.local_event(event, call)
+
+    async def _lose_call(self, call: Call) -> None:
+        """An older call on another replica holds one of this call's ids: it ends here."""
+        await self.calls.hang_up(call, "call_id_taken")
+        self.refresh_gauges()
+
+    def live_call_events(self) -> list[dict[str, Any]]:
+        """`call_started` of every live call: this replica's, then the other replicas'."""
+        events = [call.started_event() for call in self.calls.all()]
+        if self.cluster is not None:
+            events += self.cluster.remote_events()
+        return events
 
     @property
     def audiosocket(self) -> Listener | None:

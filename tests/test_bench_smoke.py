@@ -166,3 +166,23 @@ def test_tenants_figures_reach_the_table_and_the_plot(tmp_path: Path) -> None:
     assert (tmp_path / "tenants.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     row = next(line for line in table(tmp_path).splitlines() if line.startswith("| tenants"))
     assert "**1.55x** p50, 1.73x max (2/2 within 2x)" in row
+
+
+def test_replicas_figures_reach_the_table(tmp_path: Path) -> None:
+    """The `replicas` JSON as the scenario writes it becomes its rows, with the added ms."""
+    from bench import SCENARIOS
+    from bench.common import Options, write_result
+
+    assert "replicas" in SCENARIOS
+    paths = {"owner": summary([0.0024, 0.0026], 1000), "bridged": summary([0.005, 0.0052], 1000)}
+    data = {
+        "rounds": 2,
+        "attach_ms": paths,
+        "first_audio_ms": paths,
+        "connect_to_audio_ms": paths,
+        "bridge_adds_p50_ms": {"attach_ms": 2.6, "first_audio_ms": 2.6, "connect_to_audio_ms": 5.2},
+    }
+    write_result(Options(out=tmp_path), "replicas", data, started=0.0)
+    rows = [line for line in table(tmp_path).splitlines() if line.startswith("| replicas")]
+    assert any("attach (socket → ready)" in r and "**+2.6 ms** p50; n=2" in r for r in rows)
+    assert any("socket opened → caller hears" in r and "**+5.2 ms**" in r for r in rows)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from gateway.cli import build_parser
-from gateway.config import ConfigError, Settings, from_args, from_env
+from gateway.config import ConfigError, Settings
+from gateway.config_sources import from_args, from_env
 
 
 def test_env_values_are_typed() -> None:

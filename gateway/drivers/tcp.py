@@ -54,14 +54,21 @@ class TcpCarrierServer:
     @property
     def port(self) -> int:
         assert self._server is not None
-        return self._server.sockets[0].getsockname()[1]
+        return self._port
 
     async def start(self, sock: socket.socket | None = None) -> None:
         if sock is not None:
             self._server = await asyncio.start_server(self._serve, sock=sock)
         else:
             self._server = await asyncio.start_server(self._serve, self.host, self.port_setting)
+        self._port: int = self._server.sockets[0].getsockname()[1]
         self.log.info("%s listening", self.name, extra={"host": self.host, "port": self.port})
+
+    async def pause(self) -> None:
+        """Stop listening (a drain): the next call connects elsewhere; live calls go on."""
+        if self._server is not None and self._server.is_serving():
+            self._server.close()
+            self.log.info("%s no longer listening (draining)", self.name)
 
     async def stop(self) -> None:
         if self._server is not None:
