@@ -36,7 +36,7 @@ from .protocol import (
     parse_client_message,
     parse_settings,
 )
-from .segmenter import SentenceSegmenter, TooManySentences
+from .text_intake import IntakeRefused, TextIntake
 
 if TYPE_CHECKING:
     from .state import Gateway
@@ -82,18 +82,13 @@ class SpeakSession:
         self.started_at = time.monotonic()
         self.end_reason = "disconnected"
         self._send_lock = asyncio.Lock()
-        self._segment_lock = asyncio.Lock()  # one segmenter operation at a time
-        self.segmenter = self._new_segmenter()
-        self._tail_held = False  # a place is held for the pending tail (see `queued_count`)
         self.pipeline: SpeechPipeline | None = None
+        self.intake: TextIntake | None = None  # text into `pipeline`, once started
         self.call: Call | None = None
-        self.chars_accepted = 0
         self.messages_handled = 0
         self.closing = False
-        self._timer: asyncio.Task[None] | None = None
         self._finisher: asyncio.Task[None] | None = None
         self._hanger: asyncio.Task[None] | None = None
-        self._background: set[asyncio.Task[None]] = set()
 
     # -- sending -----------------------------------------------------------
 
@@ -162,22 +157,16 @@ class SpeakSession:
             await self.close(1011, "engine unavailable")
             raise SessionEnded from exc
 
-    def _new_segmenter(self) -> SentenceSegmenter:
-        return SentenceSegmenter(
-            self.settings.language or "en",
-            max_wait_s=self.gw.settings.sentence_wait_s,
-            max_sentence_chars=self.gw.settings.max_sentence_chars,
-        )
-
     async def restart(self, settings: SpeakSettings) -> None:
         """Apply a first-message `start`: rebuild the output and answer with a new `ready`."""
         await self._release_output()
         self.settings = settings
-        self.segmenter = self._new_segmenter()
-        self._tail_held = False
         await self.start()
 
     async def _release_output(self) -> None:
+        if self.intake is not None:
+            await self.intake.aclose()
+            self.intake = None
         if self.call is not None:
             self.gw.calls.detach(self.call, self.emit)
             self.call = None
@@ -221,6 +210,14 @@ class SpeakSession:
             )
             settings = s.as_dict()
             output = {}
+        self.intake = TextIntake(
+            self.gw,
+            self.pipeline,
+            tenant=self.tenant,
+            language=s.language or "en",
+            emit=self.emit,
+            log_extra=self.log_extra,
+        )
         settings |= {"voice": resolved.voice, "language": resolved.language}
         await self.emit(
             {
@@ -244,7 +241,7 @@ class SpeakSession:
     # -- receiving ---------------------------------------------------------
 
     async def handle(self, msg: ClientMessage) -> None:
-        assert self.pipeline is not None
+        assert self.pipeline is not None and self.intake is not None
         if self.closing:
             raise ProtocolError("session_closing", f"{msg.type!r} after close is ignored")
         if msg.type == "start":
@@ -256,23 +253,19 @@ class SpeakSession:
             await self._take_text(msg.text)
         elif msg.type == "flush":
             self._check_markers()
-            async with self._segment_lock:
-                self._release(self.segmenter.flush(), time.monotonic())
+            await self.intake.flush()
             self.pipeline.add_marker("flush")
         elif msg.type == "mark":
             self._check_markers()
             self.pipeline.add_marker("mark", msg.name)
         elif msg.type == "clear":
-            async with self._segment_lock:
-                pending = self.segmenter.clear()
-                self._tail_held = False
+            pending = await self.intake.clear()
             cleared = await self.pipeline.clear()
-            dropped = " ".join(t for t in (cleared.dropped, pending.strip()) if t)
+            dropped = " ".join(t for t in (cleared.dropped, pending) if t)
             await self.emit({"type": "cleared", "heard": cleared.heard, "dropped_text": dropped})
         elif msg.type == "close":
             self.closing = True
-            async with self._segment_lock:
-                self._release(self.segmenter.flush(), time.monotonic())
+            await self.intake.flush()
             self._finisher = asyncio.create_task(self._finish())
         elif msg.type == "hangup":
             if self.call is None:
@@ -280,8 +273,7 @@ class SpeakSession:
                     "not_attached", "hangup ends the call a session is attached to; this has none"
                 )
             self.closing = True
-            async with self._segment_lock:
-                self._release(self.segmenter.flush(), time.monotonic())
+            await self.intake.flush()
             self._hanger = asyncio.create_task(
                 attachment.hang_up_after_playout(
                     self.gw.calls, self.call, self.pipeline, self.log_extra
@@ -297,122 +289,30 @@ class SpeakSession:
                 f"at most {limit} marks and flushes may wait to be played; resend later",
             )
 
+    @property
+    def chars_accepted(self) -> int:
+        return self.intake.chars_accepted if self.intake is not None else 0
+
     def queued_count(self) -> int:
-        """What this session holds of its tenant's sentence limit.
-
-        The sentences waiting in its pipeline, plus one place for the pending
-        tail: a flush, a close or the bounded wait will release that tail, and
-        the place it needs is taken when the text arrives, not when it is
-        released. Otherwise two sessions of a tenant could each count on the
-        same last place and the second flush would go past the limit.
-        """
-        queued = self.pipeline.queued if self.pipeline is not None else 0
-        return queued + int(self._tail_held)
-
-    def _room(self) -> int:
-        """Sentences this session may still queue: its own room and its tenant's.
-
-        The place held for this session's own tail counts as room: releasing the
-        tail moves it from "held" to "queued" without growing the tenant's total.
-        """
-        assert self.pipeline is not None
-        tenant_room = self.gw.tenants.room(self.tenant) + int(self._tail_held)
-        return min(self.pipeline.room, tenant_room)
+        """What this session holds of its tenant's sentence limit (`TextIntake.queued_count`)."""
+        return self.intake.queued_count() if self.intake is not None else 0
 
     async def _take_text(self, text: str) -> None:
-        """Append a text message, or refuse it whole (nothing of it is kept).
-
-        The message may complete at most the sentences the queue has room for,
-        less one place held for the pending tail, so a later flush, close or
-        bounded-wait release always fits. Segmentation runs where
-        `SegmentationWorker` decides, so a large message never stalls the loop;
-        another session of the tenant may queue sentences meanwhile, so the room
-        is checked again when it is done, and a message that no longer fits is
-        taken back.
-        """
-        assert self.pipeline is not None
-        limit = self.gw.settings.max_session_chars
-        if self.chars_accepted + len(text) > limit:
+        """Append a text message, or refuse it whole (nothing of it is kept)."""
+        assert self.intake is not None
+        try:
+            await self.intake.push(text)
+        except IntakeRefused as exc:
+            if exc.code == "text_limit":
+                raise ProtocolError(
+                    "text_limit", f"this session may send at most {exc.limit} characters of text"
+                ) from exc
+            detail = f" (this message completes {exc.sentences} or more)" if exc.sentences else ""
             raise ProtocolError(
-                "text_limit", f"this session may send at most {limit} characters of text"
-            )
-        room = self._room() - 1
-        if room < 0:
-            raise self._queue_full()
-        async with self._segment_lock:
-            now = time.monotonic()
-            before = self.segmenter.snapshot()
-            try:
-                released = await self.gw.segmentation.run(
-                    self.tenant, text, lambda: self.segmenter.push(text, now, limit=room)
-                )
-            except TooManySentences as exc:
-                raise self._queue_full(exc.released) from exc
-            if len(released) > self._room() - 1:
-                self.segmenter.restore(before)
-                raise self._queue_full(len(released))
-            if self.pipeline.first_text_at is None:
-                self.pipeline.first_text_at = now
-            self.chars_accepted += len(text)
-            self._release(released, now)
-        self._arm_timer()
-
-    def _queue_full(self, sentences: int = 0) -> ProtocolError:
-        detail = f" (this message completes {sentences} or more)" if sentences else ""
-        return ProtocolError(
-            "queue_full",
-            "too many sentences waiting to be spoken"
-            f"{detail}; resend this text later or in smaller pieces",
-        )
-
-    def _release(self, sentences: list[str], now: float) -> None:
-        """Queue released sentences (never past the room left) and hold the new tail's place.
-
-        Text a message brought was checked against the room before it was
-        taken; what a flush, a close or the bounded wait releases is the
-        pending tail, whose place was held when its text arrived (so the room is
-        at least one), and if it splits into more sentences than fit, the last
-        ones are spoken as one rather than dropped or queued past the limit.
-        """
-        assert self.pipeline is not None
-        if sentences:
-            room = self._room()
-            if room < 1:  # not reachable while the place for the tail is held; never exceed
-                self._tail_held = bool(self.segmenter.pending.strip())
-                self._overflow(sentences)
-                return
-            if len(sentences) > room:
-                sentences = [*sentences[: room - 1], " ".join(sentences[room - 1 :])]
-            self.pipeline.add_sentences(sentences, released_at=now)
-        self._tail_held = bool(self.segmenter.pending.strip())
-
-    def _overflow(self, sentences: list[str]) -> None:
-        text = " ".join(sentences)
-        log.warning("no room for %d released sentences", len(sentences), extra=self.log_extra)
-        task = asyncio.get_running_loop().create_task(
-            self.emit(
-                {
-                    "type": "error",
-                    "code": "queue_full",
-                    "message": "too many sentences waiting; this text was not spoken",
-                    "dropped_text": text,
-                }
-            )
-        )
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    def _arm_timer(self) -> None:
-        if self._timer is None or self._timer.done():
-            self._timer = asyncio.create_task(self._release_on_timeout())
-
-    async def _release_on_timeout(self) -> None:
-        """Speak a sentence that never got its full stop, after a bounded wait."""
-        while (deadline := self.segmenter.next_deadline()) is not None:
-            await asyncio.sleep(max(0.0, deadline - time.monotonic()))
-            async with self._segment_lock:
-                now = time.monotonic()
-                self._release(self.segmenter.poll(now), now)
+                "queue_full",
+                "too many sentences waiting to be spoken"
+                f"{detail}; resend this text later or in smaller pieces",
+            ) from exc
 
     async def _finish(self) -> None:
         assert self.pipeline is not None
@@ -513,7 +413,7 @@ class SpeakSession:
         return True
 
     async def aclose(self) -> None:
-        for task in (self._timer, self._finisher, self._hanger):
+        for task in (self._finisher, self._hanger):
             if task is not None and not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):

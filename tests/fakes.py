@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from tts_core.engine import SynthesisRequest, Voice
+from tts_core.sim_engine import SimulatedEngine
 
 
 class ManualClock:
@@ -69,3 +70,21 @@ class GatedEngine:
         for i in range(self.chunks):
             self.gate.wait(5)
             yield np.full(self.chunk_samples, i + 1, dtype=np.int16)
+
+
+class HeldSimEngine(SimulatedEngine):
+    """The sim engine held at its first sentence until the test opens the gate.
+
+    Nothing drains while it is closed, so what each session has queued is
+    exactly what the gateway accepted: no race with the engine.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+
+    def synthesize(self, request: SynthesisRequest) -> Iterator[np.ndarray]:
+        self.entered.set()
+        self.gate.wait(30)
+        return super().synthesize(request)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -36,8 +35,8 @@ from telephony.media import MediaFormat
 from tts_core import EngineUnavailable, InvalidRequest, Resolved
 
 from ..outputs import BinaryWire
-from ..pipeline import Cleared, Emit, QueueFull, SpeechPipeline
-from ..segmenter import SentenceSegmenter, TooManySentences
+from ..pipeline import Cleared, Emit, SpeechPipeline
+from ..text_intake import IntakeRefused, TextIntake
 
 if TYPE_CHECKING:
     from ..state import Gateway
@@ -134,7 +133,7 @@ class Admission:
         gw = self.gw
         if len(gw.sessions) >= gw.settings.max_sessions:
             return "over_capacity"
-        queued = lambda: sum(s.queued for s in self.streams)  # noqa: E731
+        queued = lambda: sum(s.queued_count() for s in self.streams)  # noqa: E731
         if not gw.tenants.admit(self.tenant, id(self), queued):
             return "tenant_over_capacity"
         gw.sessions.add(self)  # type: ignore[arg-type]
@@ -178,16 +177,8 @@ class SpeechStream:
         self.tenant = tenant
         self.resolved = resolved
         self.leg = delivery_leg(fmt, deliver)
-        self.chars_accepted = 0
         self._progress = asyncio.Event()
         self._emit = emit
-        self._lock = asyncio.Lock()
-        self._timer: asyncio.Task[None] | None = None
-        self.segmenter = SentenceSegmenter(
-            resolved.locale or "en",
-            max_wait_s=gw.settings.sentence_wait_s,
-            max_sentence_chars=gw.settings.max_sentence_chars,
-        )
         self.pipeline = SpeechPipeline(
             gw.core,
             self.leg,
@@ -204,10 +195,18 @@ class SpeechStream:
             log_extra=log_extra,
             extra=extra,
         )
+        self.intake = TextIntake(
+            gw,
+            self.pipeline,
+            tenant=tenant,
+            language=resolved.locale or "en",
+            emit=self._on_event,
+            log_extra=log_extra,
+        )
 
-    @property
-    def queued(self) -> int:
-        return self.pipeline.queued
+    def queued_count(self) -> int:
+        """What this stream holds of its tenant's sentence limit (`TextIntake.queued_count`)."""
+        return self.intake.queued_count()
 
     @property
     def failed(self) -> asyncio.Event:
@@ -218,32 +217,17 @@ class SpeechStream:
             self._progress.set()  # a queue place may have opened
         await self._emit(event)
 
-    def _room(self) -> int:
-        return min(self.pipeline.room, self.gw.tenants.room(self.tenant))
-
     async def push(self, text: str) -> None:
         """Append text as a client streamed it; refuses it whole (`StreamError`) when the
         session's text limit or the queue's room would be exceeded."""
-        limit = self.gw.settings.max_session_chars
-        if self.chars_accepted + len(text) > limit:
-            raise StreamError("text_limit", f"at most {limit} characters of text per session")
-        room = self._room() - 1
-        if room < 0:
-            raise StreamError("queue_full", "too many sentences waiting to be spoken")
-        async with self._lock:
-            now = time.monotonic()
-            try:
-                released = await self.gw.segmentation.run(
-                    self.tenant, text, lambda: self.segmenter.push(text, now, limit=room)
-                )
-            except TooManySentences as exc:
-                raise StreamError("queue_full", "too many sentences waiting to be spoken") from exc
-            if self.pipeline.first_text_at is None:
-                self.pipeline.first_text_at = now
-            self.chars_accepted += len(text)
-            self._release(released, now)
-        if self._timer is None or self._timer.done():
-            self._timer = asyncio.create_task(self._release_on_timeout())
+        try:
+            await self.intake.push(text)
+        except IntakeRefused as exc:
+            if exc.code == "text_limit":
+                raise StreamError(
+                    "text_limit", f"at most {exc.limit} characters of text per session"
+                ) from exc
+            raise StreamError("queue_full", "too many sentences waiting to be spoken") from exc
 
     async def feed(self, text: str) -> None:
         """Push a whole text (a request body), waiting for queue room between pieces
@@ -260,51 +244,27 @@ class SpeechStream:
                         raise
                 await self._progress.wait()
 
-    def _release(self, sentences: list[str], now: float) -> None:
-        if not sentences:
-            return
-        room = max(1, self._room())
-        if len(sentences) > room:
-            sentences = [*sentences[: room - 1], " ".join(sentences[room - 1 :])]
-        try:
-            self.pipeline.add_sentences(sentences, released_at=now)
-        except QueueFull:
-            self.pipeline.add_sentences([" ".join(sentences)], released_at=now, force=True)
-
-    async def _release_on_timeout(self) -> None:
-        while (deadline := self.segmenter.next_deadline()) is not None:
-            await asyncio.sleep(max(0.0, deadline - time.monotonic()))
-            async with self._lock:
-                now = time.monotonic()
-                self._release(self.segmenter.poll(now), now)
-
     async def flush(self) -> None:
         """Speak what is pending now; the pipeline emits `flushed` once it is out."""
         if self.pipeline.pending_markers >= self.pipeline.max_markers:
             raise StreamError("too_many_flushes", "too many flushes waiting; resend later")
-        async with self._lock:
-            self._release(self.segmenter.flush(), time.monotonic())
+        await self.intake.flush()
         self.pipeline.add_marker("flush")
 
     async def clear(self) -> Cleared:
         """Barge-in: drop pending text and queued sentences, stop the audio."""
-        async with self._lock:
-            pending = self.segmenter.clear()
+        pending = await self.intake.clear()
         cleared = await self.pipeline.clear()
-        dropped = " ".join(t for t in (cleared.dropped, pending.strip()) if t)
+        dropped = " ".join(t for t in (cleared.dropped, pending) if t)
         return Cleared(cleared.heard, dropped)
 
     async def finish(self) -> None:
         """Speak the rest and wait until its last byte is delivered."""
-        async with self._lock:
-            self._release(self.segmenter.flush(), time.monotonic())
+        await self.intake.flush()
         await self.pipeline.drain()
 
     async def aclose(self) -> None:
-        if self._timer is not None and not self._timer.done():
-            self._timer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._timer
+        await self.intake.aclose()
         await self.pipeline.aclose()
 
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
+import websockets
 import websockets.sync.client as ws_sync
 
 from gateway.config import Settings
+from tests.carriers.support import wait_until as until
 from tests.e2e.server import Running, serve
+from tests.fakes import HeldSimEngine
 from tts_core import SynthesisRequest
 
 from .support import KEY, OTHER_KEY
@@ -60,3 +64,53 @@ def test_normalization_off_reaches_the_core(one_each) -> None:
     spoken = SynthesisRequest(text, "en_US-joe-medium", "en-us", locale="en-US")
     assert core.cache.get(core.cache_key(raw)) is not None
     assert core.cache.get(core.cache_key(spoken)) is None
+
+
+async def warning_after(ws, message: dict) -> dict | None:
+    """Send `message`; the Warning it caused, or None when none came within a short wait."""
+    await ws.send(json.dumps(message))
+    try:
+        while True:
+            reply = await asyncio.wait_for(ws.recv(), 0.5)
+            if isinstance(reply, str) and json.loads(reply).get("type") == "Warning":
+                return json.loads(reply)
+    except TimeoutError:
+        return None
+
+
+async def test_two_dialect_sockets_of_a_tenant_cannot_both_count_on_its_last_place() -> None:
+    # The dialects take text through the same intake as /v1/speak: each socket's pending
+    # tail holds a place of the tenant's limit from the moment its text arrives. Before,
+    # a dialect stream held no place for its tail and forced a flush past the limit, so
+    # this tenant of 3 ended with 4 sentences queued.
+    engine = HeldSimEngine()
+    settings = Settings(engine="sim", audiosocket_port=0, api_keys=KEY,
+                        tenant_max_queued_sentences=3, sentence_wait_s=60)  # fmt: skip
+    with serve(settings, engine) as srv:
+        gw = srv.gateway
+        streams = lambda: [st for adm in gw.sessions for st in adm.streams]  # noqa: E731
+        door = f"{srv.ws}/deepgram/v1/speak?encoding=linear16&sample_rate=16000"
+        auth = {"Authorization": f"Token {KEY}"}
+        a = await websockets.connect(door, additional_headers=auth)
+        b = await websockets.connect(door, additional_headers=auth)
+        try:
+            for ws in (a, b):
+                assert json.loads(await ws.recv())["type"] == "Metadata"
+            assert await warning_after(a, {"type": "Speak", "text": "Alpha zero. Alpha"}) is None
+            await until(engine.entered.is_set)  # "Alpha zero." holds the engine
+            assert await warning_after(b, {"type": "Speak", "text": "Bravo zero. Bravo"}) is None
+            await until(lambda: gw.core.scheduler.waiting == 1)  # "Bravo zero." waits for it
+            # Two tails hold two places; one is left, and this message needs two.
+            refused = await warning_after(a, {"type": "Speak", "text": " one. Alpha two. Alpha"})
+            assert refused is not None and refused["code"] == "QUEUE_FULL"
+            assert await warning_after(b, {"type": "Speak", "text": " one"}) is None
+            for ws in (a, b):
+                assert await warning_after(ws, {"type": "Flush"}) is None
+                assert sum(st.pipeline.queued for st in streams()) <= 3
+            items = [i for st in streams() for i in st.pipeline._items]
+            waiting = sorted(i.text for i in items if hasattr(i, "text"))  # not the flushes
+            assert waiting == ["Alpha", "Bravo one"]  # both tails queued, nothing lost
+        finally:
+            engine.gate.set()
+            await a.close()
+            await b.close()

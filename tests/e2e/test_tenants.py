@@ -14,6 +14,7 @@ import websockets
 
 from gateway.auth import tenant_label
 from gateway.config import Settings
+from tests.fakes import HeldSimEngine
 from tts_core import SynthesisRequest
 from tts_core.sim_engine import SimulatedEngine
 
@@ -124,24 +125,6 @@ async def test_a_noisy_tenant_cannot_starve_a_quiet_one() -> None:
             await ws.close()
 
 
-class GatedEngine(SimulatedEngine):
-    """The sim engine held at its first sentence until the test opens the gate.
-
-    Nothing drains while it is closed, so what each session has queued is
-    exactly what the gateway accepted: no race with the engine.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.gate = threading.Event()
-        self.entered = threading.Event()
-
-    def synthesize(self, request: SynthesisRequest) -> Iterator[np.ndarray]:
-        self.entered.set()
-        self.gate.wait(30)
-        return super().synthesize(request)
-
-
 async def until(predicate, limit_s: float = 10.0) -> None:
     """Wait for a condition the server reaches on its own (a cause, not a sleep)."""
     deadline = asyncio.get_running_loop().time() + limit_s
@@ -166,7 +149,7 @@ async def test_two_sessions_of_a_tenant_cannot_both_count_on_its_last_place() ->
     # Each session's pending tail holds a place of the tenant's limit from the moment its
     # text arrives; before, both tails counted on the same last place and the second
     # flush queued one sentence past the tenant's limit.
-    engine = GatedEngine()
+    engine = HeldSimEngine()
     settings = Settings(
         engine="sim",
         audiosocket_port=0,
