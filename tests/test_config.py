@@ -64,9 +64,11 @@ def test_qwen_options_reach_the_engine() -> None:
             "VOXGATE_QWEN_CUDA_GRAPHS": "off",
             "VOXGATE_QWEN_MAX_FRAMES": "30",
             "VOXGATE_MODEL": "/models/tiny",
+            "VOXGATE_VOICES_DIR": "/var/lib/voxgate/voices",
         }
     )
     engine = create_engine(s.engine, **s.engine_options())
+    assert engine.voices_dir == "/var/lib/voxgate/voices"  # cloned voices survive a restart
     assert engine.name == "qwen" and not engine.loaded  # building it loads nothing
     assert engine.default_voice() == "ryan"
     assert engine.model_id == "/models/tiny" and engine.runtime_kind == "batched"
