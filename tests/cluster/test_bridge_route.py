@@ -20,7 +20,7 @@ from gateway.auth import tenant_label
 from gateway.cluster.signing import sign
 from gateway.config import Settings
 from tests.carriers.peers import peer
-from tests.carriers.support import wait_until
+from tests.carriers.support import feed, wait_until
 from tests.e2e.server import serve
 
 from .processes import API_KEY, CLUSTER_SECRET, OTHER_KEY, REDIS_PASSWORD
@@ -39,7 +39,11 @@ async def refused(url: str, headers: dict[str, str]) -> int:
 async def test_only_a_request_signed_with_the_cluster_secret_opens_a_bridge(replicas) -> None:
     r1 = replicas[0]
     tenant = tenant_label(API_KEY)
+    calls = await feed(r1.ws, token=API_KEY)
     async with AudioSocket(r1, AudioSocket.new_id()) as carrier:
+        # Dialled is not yet registered: a bridge before that finds no call (single-use
+        # signatures cannot be retried), so wait for the replica to announce it.
+        await calls.first("call_started", call=carrier.call_id)
         target = f"/internal/bridge?call={carrier.call_id}&listen=0"
         url = r1.ws + target
         good = sign(CLUSTER_SECRET, target, tenant, SENDER)
@@ -56,7 +60,8 @@ async def test_only_a_request_signed_with_the_cluster_secret_opens_a_bridge(repl
         # The genuine request is served: a session on the live call...
         async with websockets.connect(url, additional_headers=good) as bridge:
             ready = json.loads(await bridge.recv())
-            assert (ready["type"], ready["call"]) == ("ready", carrier.call_id)
+            assert ready["type"] == "ready", ready
+            assert ready["call"] == carrier.call_id
         # ...once: the same signature again is a replay.
         assert await refused(url, good) == 403
     for replica in replicas:
