@@ -25,6 +25,16 @@ _TWILIO_MEDIA = '{"event":"media"'
 _TWILIO_OTHER = '{"event":'
 
 
+async def first_binary_s(ws: Any, *messages: dict[str, Any]) -> float:
+    """Seconds from sending `messages` on an open socket to the first binary message back."""
+    t0 = time.perf_counter()
+    for message in messages:
+        await ws.send(json.dumps(message))
+    while not isinstance(await ws.recv(), bytes):
+        pass
+    return time.perf_counter() - t0
+
+
 @dataclass
 class SentenceRecord:
     index: int

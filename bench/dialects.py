@@ -27,6 +27,7 @@ import httpx
 import websockets
 
 from . import servers
+from .client import first_binary_s
 from .common import Options, write_result
 from .stats import summary
 
@@ -38,12 +39,7 @@ async def speak(ws_base: str, _http: httpx.AsyncClient) -> float:
         f"{ws_base}/v1/speak?encoding=pcm16&sample_rate=24000&lead_ms=60000"
     ) as ws:
         await ws.recv()  # ready
-        t0 = time.perf_counter()
-        await ws.send(json.dumps({"type": "text", "text": TEXT}))
-        await ws.send(json.dumps({"type": "flush"}))
-        while not isinstance(await ws.recv(), bytes):
-            pass
-        return time.perf_counter() - t0
+        return await first_binary_s(ws, {"type": "text", "text": TEXT}, {"type": "flush"})
 
 
 def openai(fmt: str) -> Callable[[str, httpx.AsyncClient], Awaitable[float]]:
@@ -74,12 +70,7 @@ async def deepgram(ws_base: str, _http: httpx.AsyncClient) -> float:
     url = f"{ws_base}/deepgram/v1/speak?encoding=linear16&sample_rate=24000"
     async with websockets.connect(url) as ws:
         await ws.recv()  # Metadata
-        t0 = time.perf_counter()
-        await ws.send(json.dumps({"type": "Speak", "text": TEXT}))
-        await ws.send(json.dumps({"type": "Flush"}))
-        while not isinstance(await ws.recv(), bytes):
-            pass
-        return time.perf_counter() - t0
+        return await first_binary_s(ws, {"type": "Speak", "text": TEXT}, {"type": "Flush"})
 
 
 DOORS: dict[str, Callable[[str, httpx.AsyncClient], Awaitable[float]]] = {

@@ -23,6 +23,7 @@ import websockets
 
 from tts_core import SynthesisRequest, create_engine
 
+from .client import first_binary_s
 from .servers import gateway
 
 SENTENCE = "Please hold while I transfer your call."
@@ -54,12 +55,8 @@ async def gateway_ttfa(base: str, runs: int) -> list[float]:
     for _ in range(runs):
         async with websockets.connect(f"{base}/v1/speak?lead_ms=60000") as ws:
             await ws.recv()  # ready
-            t0 = time.perf_counter()
-            await ws.send(json.dumps({"type": "text", "text": SENTENCE}))
-            await ws.send(json.dumps({"type": "flush"}))
-            while not isinstance(await ws.recv(), bytes):
-                pass
-            out.append((time.perf_counter() - t0) * 1000)
+            first = {"type": "text", "text": SENTENCE}
+            out.append(await first_binary_s(ws, first, {"type": "flush"}) * 1000)
     return out
 
 

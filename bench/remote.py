@@ -12,13 +12,13 @@ connection, the upstream's dialect, and one more resampling.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from typing import Any
 
 import websockets
 
 from . import servers
+from .client import first_binary_s
 from .common import Options, write_result
 from .stats import summary
 
@@ -29,12 +29,7 @@ VOICE = "en_US-joe-medium"
 async def first_audio(ws_base: str) -> float:
     async with websockets.connect(f"{ws_base}/v1/speak?lead_ms=60000&language=en") as ws:
         await ws.recv()  # ready
-        t0 = time.perf_counter()
-        await ws.send(json.dumps({"type": "text", "text": TEXT}))
-        await ws.send(json.dumps({"type": "flush"}))
-        while not isinstance(await ws.recv(), bytes):
-            pass
-        return time.perf_counter() - t0
+        return await first_binary_s(ws, {"type": "text", "text": TEXT}, {"type": "flush"})
 
 
 def run(opts: Options) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tts_core import EngineUnavailable, SpeechCore
 from tts_core.normalize import capabilities
 
-from .auth import authorized, deny, forbidden_origin, origin_allowed
+from .auth import refusal
 from .calls_feed import calls_feed
 from .config import Settings
 from .dialects import routes as dialect_routes
@@ -103,10 +103,8 @@ OPS_ROUTES = [
 
 async def voices(request: Request) -> Response:
     gw = gateway_of(request)
-    if not origin_allowed(request, gw.settings):
-        return forbidden_origin()
-    if not authorized(request, gw.settings):
-        return deny()
+    if (refused := refusal(request, gw.settings)) is not None:
+        return refused
     try:
         found = await gw.core.voices()
     except EngineUnavailable as exc:

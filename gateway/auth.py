@@ -81,12 +81,11 @@ def tenant_label(key: str) -> str:
     return "t-" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:10]
 
 
-def tenant_of(conn: HTTPConnection, settings: Settings) -> str | None:
-    """The tenant this connection speaks for, or None when its key is missing or wrong."""
+def tenant_for_key(key: str | None, settings: Settings) -> str | None:
+    """The tenant behind `key`, or None when it is missing or wrong (open gateway: everyone)."""
     keys = settings.api_key_set
     if not keys:
         return OPEN_TENANT
-    key = presented_key(conn)
     if key is None:
         return None
     # Compare against every key in constant time so timing reveals nothing.
@@ -94,8 +93,9 @@ def tenant_of(conn: HTTPConnection, settings: Settings) -> str | None:
     return tenant_label(matches[0]) if matches else None
 
 
-def authorized(conn: HTTPConnection, settings: Settings) -> bool:
-    return tenant_of(conn, settings) is not None
+def tenant_of(conn: HTTPConnection, settings: Settings) -> str | None:
+    """The tenant this connection speaks for, or None when its key is missing or wrong."""
+    return tenant_for_key(presented_key(conn), settings)
 
 
 def accepted_subprotocol(conn: HTTPConnection) -> str | None:
@@ -226,3 +226,12 @@ def carrier_upgrade(
     if carrier_token_matches(settings, presented):
         return "ok", ""
     return "denied", "invalid carrier token"
+
+
+def refusal(conn: HTTPConnection, settings: Settings) -> JSONResponse | None:
+    """The answer to an HTTP request from a foreign origin or without a valid key, else None."""
+    if not origin_allowed(conn, settings):
+        return forbidden_origin()
+    if tenant_of(conn, settings) is None:
+        return deny()
+    return None

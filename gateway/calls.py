@@ -134,6 +134,11 @@ class Call:
 CallEventHook = Callable[[dict[str, Any], "Call"], None]
 
 
+def unknown_call(name: str, field: str) -> ProtocolError:
+    """The refusal of an attach to a call that is not live (here, or on any replica)."""
+    return ProtocolError("unknown_call", f"no live call {name[:64]!r}", field=field, fatal=True)
+
+
 class CallRegistry:
     """This process's live calls by carrier id and by alias (see the module docstring).
 
@@ -185,9 +190,7 @@ class CallRegistry:
         call = self.get(call_id) if call_id else self.by_alias(alias)
         name, field_name = (call_id, "call") if call_id else (alias, "session")
         if call is None or call.ended.is_set():
-            raise ProtocolError(
-                "unknown_call", f"no live call {name[:64]!r}", field=field_name, fatal=True
-            )
+            raise unknown_call(name, field_name)
         if call.attached:
             raise ProtocolError(
                 "call_busy",

@@ -14,7 +14,6 @@ is never held up by it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from typing import Any
@@ -23,11 +22,10 @@ from starlette.websockets import WebSocket, WebSocketState
 
 from .auth import accepted_subprotocol, origin_allowed, tenant_of
 from .call_events import Subscriber
+from .sending import close_quietly, send_message
 from .state import Gateway, gateway_of
 
 log = logging.getLogger(__name__)
-
-SEND_TIMEOUT_S = 10.0
 
 
 async def calls_feed(ws: WebSocket) -> None:
@@ -53,14 +51,11 @@ async def calls_feed(ws: WebSocket) -> None:
     finally:
         gw.call_events.unsubscribe(subscriber)
         if ws.application_state == WebSocketState.CONNECTED:
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(2):
-                    await ws.close(1000)
+            await close_quietly(ws, 1000)
 
 
 async def _send(ws: WebSocket, event: dict[str, Any]) -> None:
-    async with asyncio.timeout(SEND_TIMEOUT_S):
-        await ws.send_text(json.dumps(event, separators=(",", ":"), ensure_ascii=False))
+    await send_message(ws, json.dumps(event, separators=(",", ":"), ensure_ascii=False))
 
 
 async def _serve(ws: WebSocket, gw: Gateway, subscriber: Subscriber) -> None:

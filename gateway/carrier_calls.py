@@ -15,7 +15,6 @@ the caller the call: it is counted, logged, and the default is used.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Iterable, Mapping
@@ -115,11 +114,10 @@ async def _resolve_voice(gw: Gateway, call: Call) -> None:
         resolved = await gw.core.resolve(pipeline.voice, pipeline.language)
     except InvalidRequest as exc:
         log.warning("call parameter ignored: %s", exc, extra={"call": call.id})
-        with contextlib.suppress(EngineError):
+        try:
             resolved = await gw.core.resolve(None, None)
-            pipeline.voice, pipeline.language = resolved.voice, resolved.language
-            pipeline.locale = resolved.locale
-        return
+        except EngineError:
+            return
     except EngineError as exc:
         log.error("engine unavailable for call: %s", exc, extra={"call": call.id})
         return

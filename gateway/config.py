@@ -7,6 +7,8 @@ line cannot drift apart; `gateway.config_sources` reads the last two.
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,9 @@ from typing import Any
 
 class ConfigError(ValueError):
     """A setting has a value the gateway cannot run with."""
+
+
+CUDA_GRAPHS = {"auto": None, "on": True, "off": False}  # VOXGATE_QWEN_CUDA_GRAPHS → engine
 
 
 @dataclass
@@ -253,7 +258,7 @@ class Settings:
                 "first_chunk_frames": self.qwen_first_chunk_frames,
                 "chunk_frames": self.qwen_chunk_frames,
                 "context_frames": self.qwen_context_frames,
-                "cuda_graphs": {"auto": None, "on": True, "off": False}[self.qwen_cuda_graphs],
+                "cuda_graphs": CUDA_GRAPHS[self.qwen_cuda_graphs],
                 "max_frames": self.qwen_max_frames or None,
                 "voices_dir": self.voices_dir or None,
             }
@@ -270,9 +275,6 @@ class Settings:
                 "extra": self.remote_extra,
             }
         return {"rtf": self.sim_rtf}
-
-    def _validate_remote(self) -> None:
-        _check_remote(self)
 
     def warnings(self) -> list[str]:
         """Settings that run but are unsafe, for the operator to read at start-up."""
@@ -295,10 +297,10 @@ class Settings:
         if self.engine not in ("piper", "qwen", "remote", "sim"):
             raise ConfigError(f"engine must be piper, qwen, remote or sim, not {self.engine!r}")
         if self.engine == "remote":
-            self._validate_remote()
+            _check_remote(self)
         if self.qwen_runtime not in ("batched", "stock"):
             raise ConfigError("qwen_runtime must be batched or stock")
-        if self.qwen_cuda_graphs not in ("auto", "on", "off"):
+        if self.qwen_cuda_graphs not in CUDA_GRAPHS:
             raise ConfigError("qwen_cuda_graphs must be auto, on or off")
         for name in ("qwen_first_chunk_frames", "qwen_chunk_frames", "qwen_max_len"):
             if getattr(self, name) < 1:
@@ -352,8 +354,6 @@ class Settings:
 
 
 def _check_remote(settings: Settings) -> None:
-    import json
-
     urls = [u.strip() for u in settings.remote_url.split(",") if u.strip()]
     if not urls:
         raise ConfigError("the remote engine needs VOXGATE_REMOTE_URL (one or more base URLs)")
@@ -376,8 +376,6 @@ MIN_CLUSTER_SECRET = 16
 
 def _check_cluster(settings: Settings) -> None:
     """Replicas sharing calls need Redis, a shared secret and an address the others can reach."""
-    import re
-
     if not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("VOXGATE_REDIS_URL must be a redis://, rediss:// or unix:// URL")
     if len(settings.cluster_secret) < MIN_CLUSTER_SECRET:

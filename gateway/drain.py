@@ -101,8 +101,6 @@ async def drain(gw: Gateway) -> None:
     loop = asyncio.get_running_loop()
     deadline_s = gw.settings.drain_s
     gw.draining = True
-    if gw.cluster is not None:
-        gw.cluster.draining = True
     for listener in gw.tcp.values():
         await listener.pause()
     log.info(

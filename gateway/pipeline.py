@@ -174,6 +174,11 @@ class SpeechPipeline:
     def pending_markers(self) -> int:
         return self._markers + len(self._mark_waiters)
 
+    @property
+    def markers_full(self) -> bool:
+        """No more marks or flushes may wait to be played (a close still may)."""
+        return self.pending_markers >= self.max_markers
+
     def add_sentences(self, texts: list[str], released_at: float | None = None) -> None:
         if not texts:
             return
@@ -191,7 +196,7 @@ class SpeechPipeline:
 
     def add_marker(self, kind: str, name: str = "") -> Marker:
         """Queue a mark or flush in order with the sentences (close markers are never refused)."""
-        if kind != "close" and self.pending_markers >= self.max_markers:
+        if kind != "close" and self.markers_full:
             raise TooManyMarkers(f"more than {self.max_markers} marks and flushes pending")
         marker = Marker(kind, name)
         self._items.append(marker)

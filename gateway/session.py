@@ -28,7 +28,7 @@ from . import attachment
 from .calls import Call
 from .cluster import Owner
 from .outputs import make_leg
-from .pipeline import SpeechPipeline
+from .pipeline import PUBLIC_MESSAGES, SpeechPipeline
 from .protocol import (
     ClientMessage,
     ProtocolError,
@@ -36,14 +36,13 @@ from .protocol import (
     parse_client_message,
     parse_settings,
 )
+from .sending import SEND_TIMEOUT_S, close_quietly, send_message
 from .text_intake import IntakeRefused, TextIntake
 
 if TYPE_CHECKING:
     from .state import Gateway
 
 log = logging.getLogger(__name__)
-
-SEND_TIMEOUT_S = 10.0
 
 
 class ClientGone(Exception):
@@ -97,13 +96,8 @@ class SpeakSession:
             raise ClientGone
         async with self._send_lock:
             try:
-                # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that
-                # lands as the send completes, and a barge-in then waits forever.
-                async with asyncio.timeout(SEND_TIMEOUT_S):
-                    if isinstance(message, bytes):
-                        await self.ws.send_bytes(message)
-                    else:
-                        await self.ws.send_text(message)
+                # The module's own name, read at each send (the slow-client test shortens it).
+                await send_message(self.ws, message, SEND_TIMEOUT_S)
             except TimeoutError as exc:
                 self.gw.metrics.errors.labels(code="slow_client").inc()
                 raise ClientGone("client is not reading") from exc
@@ -128,9 +122,7 @@ class SpeakSession:
 
     async def close(self, code: int, reason: str = "") -> None:
         """Close the socket (a close frame, never a dropped connection); idempotent."""
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(2):
-                await self.ws.close(code, reason)
+        await close_quietly(self.ws, code, reason)
 
     # -- set-up ------------------------------------------------------------
 
@@ -150,7 +142,7 @@ class SpeakSession:
                 {
                     "type": "error",
                     "code": "engine_unavailable",
-                    "message": "the speech engine is not available; try again later",
+                    "message": PUBLIC_MESSAGES["engine_unavailable"],
                 }
             )
             self.end_reason = "engine_unavailable"
@@ -259,10 +251,10 @@ class SpeakSession:
             self._check_markers()
             self.pipeline.add_marker("mark", msg.name)
         elif msg.type == "clear":
-            pending = await self.intake.clear()
-            cleared = await self.pipeline.clear()
-            dropped = " ".join(t for t in (cleared.dropped, pending) if t)
-            await self.emit({"type": "cleared", "heard": cleared.heard, "dropped_text": dropped})
+            cleared = await self.intake.clear()
+            await self.emit(
+                {"type": "cleared", "heard": cleared.heard, "dropped_text": cleared.dropped}
+            )
         elif msg.type == "close":
             self.closing = True
             await self.intake.flush()
@@ -282,11 +274,11 @@ class SpeakSession:
 
     def _check_markers(self) -> None:
         assert self.pipeline is not None
-        limit = self.pipeline.max_markers
-        if self.pipeline.pending_markers >= limit:
+        if self.pipeline.markers_full:
             raise ProtocolError(
                 "too_many_marks",
-                f"at most {limit} marks and flushes may wait to be played; resend later",
+                f"at most {self.pipeline.max_markers} marks and flushes may wait to be played;"
+                " resend later",
             )
 
     @property

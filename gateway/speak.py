@@ -27,6 +27,11 @@ from .state import Gateway, gateway_of
 
 log = logging.getLogger(__name__)
 
+REFUSALS = {
+    "over_capacity": "server is at capacity",
+    "tenant_over_capacity": "this API key has too many sessions open",
+}
+
 
 async def speak(ws: WebSocket) -> None:
     gw = gateway_of(ws)
@@ -71,7 +76,7 @@ async def serve_session(
     """Accept and serve one session, under every limit, wherever it came from."""
     await ws.accept(subprotocol=accepted_subprotocol(ws))
     if len(gw.sessions) >= gw.settings.max_sessions:
-        await _refuse(ws, gw, "over_capacity", "server is at capacity")
+        await _refuse(ws, gw, "over_capacity", REFUSALS["over_capacity"])
         return
     try:
         settings = parse_settings(query, gw.default_speak_settings())
@@ -85,11 +90,9 @@ async def serve_session(
         session.log_extra["client"] = ws.client.host
     if bridged_from:
         session.log_extra["bridged_from"] = bridged_from
-    if not gw.tenants.admit(tenant, id(session), session.queued_count):
-        await _refuse(ws, gw, "tenant_over_capacity", "this API key has too many sessions open")
+    if (refused := gw.admit(session, tenant, session.queued_count)) is not None:
+        await _refuse(ws, gw, refused, REFUSALS[refused])
         return
-    gw.sessions.add(session)
-    gw.refresh_gauges()
     try:
         try:
             await session.start()
@@ -112,9 +115,7 @@ async def serve_session(
         await session.close(1011)
     finally:
         await session.aclose()
-        gw.sessions.discard(session)
-        gw.tenants.leave(tenant, id(session))
-        gw.refresh_gauges()
+        gw.leave(session, tenant)
         log.info(
             "session ended",
             extra=session.log_extra

@@ -10,6 +10,7 @@ the same reason.
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -80,7 +81,7 @@ class Gateway:
             self.cluster = Cluster(
                 settings,
                 self.metrics,
-                live_calls=self.calls.all,
+                draining=lambda: self.draining,
                 on_remote_event=self.call_events.publish_remote,
                 lose_call=self._lose_call,
             )
@@ -128,6 +129,26 @@ class Gateway:
             "session_idle_s": s.session_idle_s,
             "sentence_wait_s": s.sentence_wait_s,
         }
+
+    def admit(self, holder: Any, tenant: str, queued: Callable[[], int]) -> str | None:
+        """Count `holder` as a live session of `tenant` (every door's sessions count alike).
+
+        None when admitted; else the refusal's code. `queued` tells the tenant's
+        sentence limit what the holder has queued.
+        """
+        if len(self.sessions) >= self.settings.max_sessions:
+            return "over_capacity"
+        if not self.tenants.admit(tenant, id(holder), queued):
+            return "tenant_over_capacity"
+        self.sessions.add(holder)
+        self.refresh_gauges()
+        return None
+
+    def leave(self, holder: Any, tenant: str) -> None:
+        """Give back what `admit` counted."""
+        self.sessions.discard(holder)
+        self.tenants.leave(tenant, id(holder))
+        self.refresh_gauges()
 
     def refresh_gauges(self) -> None:
         self.metrics.sessions.set(len(self.sessions))

@@ -29,7 +29,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from .pipeline import SpeechPipeline
+from .pipeline import Cleared, SpeechPipeline
 from .segmenter import SentenceSegmenter, TooManySentences
 
 if TYPE_CHECKING:
@@ -122,12 +122,13 @@ class TextIntake:
         async with self._lock:
             self._release(self.segmenter.flush(), time.monotonic())
 
-    async def clear(self) -> str:
-        """Drop the pending tail (a barge-in); what it held, for `dropped_text`."""
+    async def clear(self) -> Cleared:
+        """Barge-in: drop the pending tail and the pipeline's queue, stop the audio."""
         async with self._lock:
-            pending = self.segmenter.clear()
+            pending = self.segmenter.clear().strip()
             self._tail_held = False
-        return pending.strip()
+        cleared = await self.pipeline.clear()
+        return Cleared(cleared.heard, " ".join(t for t in (cleared.dropped, pending) if t))
 
     async def aclose(self) -> None:
         for task in (self._timer, *self._background):

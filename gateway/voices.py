@@ -34,7 +34,7 @@ from starlette.routing import BaseRoute, Route
 from tts_core import EngineError, EngineUnavailable, InvalidRequest
 from tts_core.reference_audio import MAX_BYTES, decode_reference
 
-from .auth import deny, forbidden_origin, origin_allowed, tenant_of
+from .auth import refusal
 
 if TYPE_CHECKING:
     from .state import Gateway
@@ -133,10 +133,8 @@ async def register(gw: Gateway, audio: bytes, transcript: str | None,
 
 async def create_voice(request: Request) -> Response:
     gw: Gateway = request.app.state.gateway
-    if not origin_allowed(request, gw.settings):
-        return forbidden_origin()
-    if tenant_of(request, gw.settings) is None:
-        return deny()
+    if (refused := refusal(request, gw.settings)) is not None:
+        return refused
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
         if kind == "multipart/form-data":
@@ -156,10 +154,8 @@ async def create_voice(request: Request) -> Response:
 
 async def delete_voice(request: Request) -> Response:
     gw: Gateway = request.app.state.gateway
-    if not origin_allowed(request, gw.settings):
-        return forbidden_origin()
-    if tenant_of(request, gw.settings) is None:
-        return deny()
+    if (refused := refusal(request, gw.settings)) is not None:
+        return refused
     delete = getattr(gw.core.engine, "delete_voice", None)
     voice_id = request.path_params["voice_id"]
     if delete is None or not delete(voice_id):

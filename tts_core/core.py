@@ -302,16 +302,16 @@ class SpeechCore:
             yield cached
             return
         if self._batched:
-            async for chunk in self._synthesize_batched(request, key, buffered_s, timing, tenant):
-                yield chunk
-            return
-
+            stream = self._synthesize_batched(request, buffered_s, timing, tenant)
+        else:
+            stream = self.quantum.render(
+                self, request, buffered_s=buffered_s, timing=timing, tenant=tenant
+            )
         parts: list[np.ndarray] = []
-        pieces = self.quantum.render(
-            self, request, buffered_s=buffered_s, timing=timing, tenant=tenant
-        )
-        async with contextlib.aclosing(pieces):
-            async for chunk in pieces:
+        # Closed here, at once, when the caller leaves early: the engine hears of a
+        # barge-in now, not when the garbage collector finalizes the generator.
+        async with contextlib.aclosing(stream):
+            async for chunk in stream:
                 parts.append(chunk)
                 yield chunk
         if parts and self.cache.enabled:
@@ -435,7 +435,6 @@ class SpeechCore:
     async def _synthesize_batched(
         self,
         request: SynthesisRequest,
-        key: CacheKey,
         buffered_s: float,
         timing: Timing,
         tenant: str,
@@ -500,5 +499,3 @@ class SpeechCore:
         finally:
             if not complete and not released:
                 engine.cancel(ticket)  # the place is freed when the engine lets go
-        if parts and self.cache.enabled:
-            self.cache.put(key, np.concatenate(parts))

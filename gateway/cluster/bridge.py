@@ -35,7 +35,9 @@ from urllib.parse import urlencode, urlsplit
 import websockets
 from starlette.websockets import WebSocket, WebSocketState
 
+from ..calls import unknown_call
 from ..protocol import SpeakSettings
+from ..sending import close_quietly, send_message
 from ..state import Gateway
 from .directory import Owner
 
@@ -44,7 +46,6 @@ log = logging.getLogger("gateway.cluster")
 BRIDGE_PATH = "/internal/bridge"
 CONNECT_TIMEOUT_S = 3.0
 PROBE_TIMEOUT_S = 1.0
-SEND_TIMEOUT_S = 10.0
 
 
 def settings_query(settings: SpeakSettings) -> str:
@@ -85,15 +86,12 @@ async def owner_gone(address: str) -> bool:
 
 async def _send_event(ws: WebSocket, event: dict[str, Any]) -> None:
     with contextlib.suppress(Exception):
-        async with asyncio.timeout(SEND_TIMEOUT_S):
-            await ws.send_text(json.dumps(event, separators=(",", ":")))
+        await send_message(ws, json.dumps(event, separators=(",", ":")))
 
 
 async def _close(ws: WebSocket, code: int, reason: str = "") -> None:
     if ws.application_state == WebSocketState.CONNECTED:
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(2):
-                await ws.close(code, reason)
+        await close_quietly(ws, code, reason)
 
 
 async def _to_owner(ws: WebSocket, upstream: Any) -> None:
@@ -110,11 +108,7 @@ async def _to_client(upstream: Any, ws: WebSocket) -> None:
     """The owner's messages, on to the application, until the owner closes."""
     with contextlib.suppress(websockets.ConnectionClosed):
         async for message in upstream:
-            async with asyncio.timeout(SEND_TIMEOUT_S):
-                if isinstance(message, str):
-                    await ws.send_text(message)
-                else:
-                    await ws.send_bytes(message)
+            await send_message(ws, message)
 
 
 async def bridge_out(
@@ -143,8 +137,7 @@ async def bridge_out(
         log.warning("bridge to the call's replica failed (%s)", type(exc).__name__, extra=extra)
         gw.metrics.errors.labels(code="unknown_call").inc()
         name, field = (settings.call, "call") if settings.call else (settings.session, "session")
-        await _send_event(ws, {"type": "error", "code": "unknown_call", "field": field,
-                               "message": f"no live call {(name or '')[:64]!r}"})  # fmt: skip
+        await _send_event(ws, unknown_call(name or "", field).event())
         await _close(ws, 1008, "unknown_call")
         return "unknown_call"
     gw.metrics.bridges.labels(direction="out").inc()

@@ -206,7 +206,8 @@ class Directory:
         await pipe.execute()
 
     def _envelope(self, event: str) -> str:
-        return json.dumps({"r": self.replica, "e": json.loads(event)}, separators=(",", ":"))
+        # `event` is JSON already (the one kept in the call list): spliced in, not re-encoded.
+        return f'{{"r":{json.dumps(self.replica)},"e":{event}}}'
 
     async def others(self) -> dict[str, dict[str, str]]:
         """Every other live replica's calls (replica → call id → call_started JSON)."""

@@ -68,7 +68,7 @@ class Cluster:
         settings: Settings,
         metrics: Metrics,
         *,
-        live_calls: Callable[[], list[Call]],
+        draining: Callable[[], bool],
         on_remote_event: Callable[[dict[str, Any]], None],
         lose_call: Callable[[Call], Awaitable[None]],
     ) -> None:
@@ -77,10 +77,9 @@ class Cluster:
         self.ttl_ms = int(settings.cluster_ttl_s * 1000)
         self.beat_s = settings.cluster_ttl_s / 3
         self.metrics = metrics
-        self.draining = False
+        self._draining = draining  # the gateway's own flag, told to the others in each beat
         self._secret = settings.cluster_secret
         self.verifier = BridgeVerifier(settings.cluster_secret)
-        self._live_calls = live_calls
         self._lose_call = lose_call
         self._client = aioredis.Redis.from_url(
             settings.redis_url,
@@ -275,7 +274,7 @@ class Cluster:
     async def _beat(self) -> None:
         held = [h for h in self._held.values() if not h.call.ended.is_set()]
         calls = {h.call.id: h.event for h in held if h.event}
-        if not await self.directory.beat(self.ttl_ms, calls, self.draining):
+        if not await self.directory.beat(self.ttl_ms, calls, self._draining()):
             # A first beat, or Redis lost its data: the others re-publish within their next
             # beats, so for a TTL a call missing from Redis is not taken for an ended one.
             self.others.settle_until(time.monotonic() + self.ttl_ms / 1000)

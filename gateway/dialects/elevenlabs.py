@@ -207,7 +207,6 @@ class ElevenLabsSession:
         self.admission = admission
         self.multi = multi
         self.contexts: dict[str, Context] = {}
-        self.authorized = admission.tenant is not None
         self._tasks: set[asyncio.Task[None]] = set()
 
     def spawn(self, job: Any) -> None:
@@ -222,7 +221,7 @@ class ElevenLabsSession:
         return await asyncio.to_thread(encoder.feed, pcm) if offload else encoder.feed(pcm)
 
     def _authorize(self, msg: dict[str, Any]) -> None:
-        if self.authorized:
+        if self.admission.admitted:
             return
         key = msg.get("xi_api_key")
         bearer = msg.get("authorization")
@@ -234,7 +233,6 @@ class ElevenLabsSession:
         self.admission.tenant = tenant
         if (refused := self.admission.admit()) is not None:
             raise ElevenLabsError(refused, refused.replace("_", " "))
-        self.authorized = True
 
     async def _open(self, context_id: str, msg: dict[str, Any]) -> Context:
         if len(self.contexts) >= MAX_CONTEXTS:
@@ -339,7 +337,7 @@ async def _endpoint(ws: WebSocket, *, multi: bool) -> None:
         await sock.deny(403, detail("forbidden_origin", "this origin may not use the gateway"))
         return
     header_key = ws.headers.get("xi-api-key")
-    tenant = tenant_for_key(header_key, gw.settings) if header_key is not None else None
+    tenant = tenant_for_key(header_key, gw.settings)  # the open tenant on an open gateway
     if header_key is not None and tenant is None:
         await sock.deny(401, detail("invalid_api_key", "Invalid API key"))
         return
@@ -353,16 +351,13 @@ async def _endpoint(ws: WebSocket, *, multi: bool) -> None:
         await sock.try_send_json({"message": "server shutting down", "error": "shutting_down"})
         await sock.close(1001, "server shutting down")
 
-    open_gateway = not gw.settings.api_key_set
     admission = Admission(gw, tenant or "", on_shutdown=on_shutdown)
-    if tenant is not None or open_gateway:
-        admission.tenant = tenant or tenant_for_key(None, gw.settings) or ""
+    if tenant is not None:  # else the key comes in the first message (`_authorize`)
         if (refused := admission.admit()) is not None:
             await sock.deny(429, detail(refused, refused.replace("_", " ")))
             return
     sock.idle_s = query.inactivity_s
     session = ElevenLabsSession(gw, sock, ws.path_params["voice_id"], query, admission, multi=multi)
-    session.authorized = tenant is not None or open_gateway
     await ws.accept()
     try:
         while True:

@@ -11,24 +11,11 @@ across every door. A key is never logged or echoed.
 
 from __future__ import annotations
 
-import hmac
-
 from starlette.requests import HTTPConnection
 
-from ..auth import OPEN_TENANT, offered_subprotocols, presented_key, tenant_label
-from ..config import Settings
+from ..auth import offered_subprotocols, presented_key, tenant_for_key
 
-
-def tenant_for_key(key: str | None, settings: Settings) -> str | None:
-    """The tenant behind `key`, or None when it is missing or wrong (open gateway: everyone)."""
-    keys = settings.api_key_set
-    if not keys:
-        return OPEN_TENANT
-    if key is None:
-        return None
-    given = key.encode("utf-8", "surrogatepass")
-    matches = [k for k in keys if hmac.compare_digest(given, k.encode("utf-8", "surrogatepass"))]
-    return tenant_label(matches[0]) if matches else None
+__all__ = ["authorization_key", "deepgram_subprotocol_key", "tenant_for_key"]
 
 
 def authorization_key(conn: HTTPConnection) -> str | None:

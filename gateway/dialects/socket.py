@@ -19,7 +19,7 @@ from typing import Any
 from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-SEND_TIMEOUT_S = 10.0
+from ..sending import close_quietly, send_message
 
 
 class SocketGone(Exception):
@@ -51,11 +51,7 @@ class DialectSocket:
             raise SocketGone
         async with self._lock:
             try:
-                async with asyncio.timeout(SEND_TIMEOUT_S):
-                    if isinstance(message, bytes):
-                        await self.ws.send_bytes(message)
-                    else:
-                        await self.ws.send_text(message)
+                await send_message(self.ws, message)
             except TimeoutError as exc:
                 raise SocketGone("client is not reading") from exc
             except (WebSocketDisconnect, RuntimeError, OSError) as exc:
@@ -106,6 +102,4 @@ class DialectSocket:
         if self.closed:
             return
         self.closed = True
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(2):
-                await self.ws.close(code, reason[:120])
+        await close_quietly(self.ws, code, reason[:120])

@@ -35,7 +35,7 @@ from telephony.media import MediaFormat
 from tts_core import EngineUnavailable, InvalidRequest, Resolved
 
 from ..outputs import BinaryWire
-from ..pipeline import Cleared, Emit, SpeechPipeline
+from ..pipeline import PUBLIC_MESSAGES, Cleared, Emit, SpeechPipeline
 from ..text_intake import IntakeRefused, TextIntake
 
 if TYPE_CHECKING:
@@ -101,9 +101,7 @@ async def resolve_vendor_voice(
         raise StreamError("invalid_setting", str(exc), field=exc.field) from exc
     except EngineUnavailable as exc:
         log.error("engine unavailable: %s", exc)
-        raise StreamError(
-            "engine_unavailable", "the speech engine is not available; try again later"
-        ) from exc
+        raise StreamError("engine_unavailable", PUBLIC_MESSAGES["engine_unavailable"]) from exc
 
 
 class Admission:
@@ -130,23 +128,19 @@ class Admission:
 
     def admit(self) -> str | None:
         """Take a place; None when admitted, else the refusal's code."""
-        gw = self.gw
-        if len(gw.sessions) >= gw.settings.max_sessions:
-            return "over_capacity"
         queued = lambda: sum(s.queued_count() for s in self.streams)  # noqa: E731
-        if not gw.tenants.admit(self.tenant, id(self), queued):
-            return "tenant_over_capacity"
-        gw.sessions.add(self)  # type: ignore[arg-type]
-        gw.refresh_gauges()
-        self._admitted = True
-        return None
+        refused = self.gw.admit(self, self.tenant, queued)
+        self._admitted = refused is None
+        return refused
+
+    @property
+    def admitted(self) -> bool:
+        return self._admitted
 
     def leave(self) -> None:
         if self._admitted:
             self._admitted = False
-            self.gw.sessions.discard(self)  # type: ignore[arg-type]
-            self.gw.tenants.leave(self.tenant, id(self))
-            self.gw.refresh_gauges()
+            self.gw.leave(self, self.tenant)
 
     async def emit(self, event: dict[str, Any]) -> None:
         """Only shutdown calls this; the adapter says goodbye in its own dialect."""
@@ -173,15 +167,12 @@ class SpeechStream:
         extra: dict[str, object] | None = None,
         log_extra: dict[str, str] | None = None,
     ) -> None:
-        self.gw = gw
-        self.tenant = tenant
         self.resolved = resolved
-        self.leg = delivery_leg(fmt, deliver)
         self._progress = asyncio.Event()
         self._emit = emit
         self.pipeline = SpeechPipeline(
             gw.core,
-            self.leg,
+            delivery_leg(fmt, deliver),
             voice=resolved.voice,
             language=resolved.language,
             speed=resolved.speed,
@@ -246,17 +237,14 @@ class SpeechStream:
 
     async def flush(self) -> None:
         """Speak what is pending now; the pipeline emits `flushed` once it is out."""
-        if self.pipeline.pending_markers >= self.pipeline.max_markers:
+        if self.pipeline.markers_full:
             raise StreamError("too_many_flushes", "too many flushes waiting; resend later")
         await self.intake.flush()
         self.pipeline.add_marker("flush")
 
     async def clear(self) -> Cleared:
         """Barge-in: drop pending text and queued sentences, stop the audio."""
-        pending = await self.intake.clear()
-        cleared = await self.pipeline.clear()
-        dropped = " ".join(t for t in (cleared.dropped, pending) if t)
-        return Cleared(cleared.heard, dropped)
+        return await self.intake.clear()
 
     async def finish(self) -> None:
         """Speak the rest and wait until its last byte is delivered."""

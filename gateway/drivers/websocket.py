@@ -24,7 +24,6 @@ a close frame.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 
 from starlette.websockets import WebSocket, WebSocketState
@@ -36,9 +35,9 @@ from telephony.legs import CallLeg
 from ..auth import carrier_token_matches, carrier_upgrade, offered_subprotocols, origin_allowed
 from ..calls import Call
 from ..carrier_calls import carrier_log, handle_events, open_call, protocol_error, register
+from ..sending import close_quietly, send_message
 from ..state import Gateway, gateway_of
 
-SEND_TIMEOUT_S = 10.0
 MAX_PROTOCOL_ERRORS = 100  # bad messages a leg may send before it is closed
 
 
@@ -132,20 +131,14 @@ class CarrierSocket:
                 await gw.calls.end(self.call, reason)
                 gw.refresh_gauges()
             if ws.application_state == WebSocketState.CONNECTED:
-                with contextlib.suppress(Exception):
-                    async with asyncio.timeout(2):
-                        await ws.close(close_code, close_reason)
+                await close_quietly(ws, close_code, close_reason)
 
     @property
     def _call_id(self) -> str:
         return self.call.id if self.call is not None else ""
 
     async def _send(self, message: str | bytes) -> None:
-        async with asyncio.timeout(SEND_TIMEOUT_S):  # not wait_for: it can swallow a cancel
-            if isinstance(message, bytes):
-                await self.ws.send_bytes(message)
-            else:
-                await self.ws.send_text(message)
+        await send_message(self.ws, message)
 
     async def _close(self) -> None:
         await self.ws.close(1000)

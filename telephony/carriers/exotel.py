@@ -26,13 +26,15 @@ from telephony.carriers.base import (
     Wire,
     b64,
     b64text,
+    check_stream,
     digit,
     dump,
     err,
-    load_object,
     number,
     obj,
     opt_str,
+    other_ids,
+    read_event,
     req_str,
     string_map,
 )
@@ -79,23 +81,21 @@ class ExotelCodec(CarrierCodec):
     # -- inbound -------------------------------------------------------------------
 
     def receive_text(self, text: str) -> list[CallEvent]:
-        msg = load_object(text)
-        event = msg.get("event")
-        if not isinstance(event, str):
-            raise err("malformed", "missing 'event'")
-        if self._stopped:
-            raise err("out_of_order", f"{event!r} after 'stop'")
+        msg, event = read_event(text, stopped=self._stopped)
         if event == "connected":
             return []
         if event == "start":
             return [self._start(msg)]
-        if event not in EVENTS:
-            raise err("unknown_event", f"unknown event {event[:40]!r}")
-        if self.call is None or self.fmt is None:
-            raise err("out_of_order", f"{event!r} before 'start'")
-        sid = opt_str(msg, "stream_sid")
-        if sid is not None and sid != self.stream_sid:
-            raise err("wrong_stream_sid", f"{event!r} for stream {sid[:64]!r}")
+        check_stream(
+            self,
+            msg,
+            event,
+            EVENTS,
+            key="stream_sid",
+            stream=self.stream_sid,
+            code="wrong_stream_sid",
+        )
+        assert self.fmt is not None
         if event == "media":
             payload = b64(obj(msg, "media").get("payload"))
             if len(payload) % 2:
@@ -125,7 +125,7 @@ class ExotelCodec(CarrierCodec):
             info["account_sid"] = account
         self.call = CallStarted(
             call_id,
-            ids=(self.stream_sid,) if self.stream_sid != call_id else (),
+            ids=other_ids(call_id, self.stream_sid),
             params=string_map(body.get("custom_parameters"), "custom_parameters"),
             from_=opt_str(body, "from"),
             to=opt_str(body, "to"),

@@ -20,20 +20,25 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from telephony.carriers.base import (
+    PAYLOAD,
     CarrierCodec,
     Wire,
     b64,
     b64text,
-    digit,
+    check_stream,
+    dtmf_event,
     dump,
     err,
-    load_object,
     number,
     obj,
     opt_str,
+    other_ids,
+    payload_template,
+    read_event,
     req_str,
     string_map,
 )
@@ -44,7 +49,6 @@ from telephony.events import (
     ClearAudio,
     Cleared,
     Command,
-    Dtmf,
     HungUp,
     MarkPlayed,
     SendAudio,
@@ -56,6 +60,13 @@ __all__ = ["PlivoCodec", "extra_headers"]
 
 CONTENT_TYPES = {"audio/x-mulaw": "mulaw", "audio/x-l16": "pcm16"}
 _PAIRS = re.compile(r"[;,]")
+
+
+@lru_cache(maxsize=8)
+def _play(encoding: str, rate: int) -> tuple[str, str]:
+    content = "audio/x-mulaw" if encoding == "mulaw" else "audio/x-l16"
+    media = {"contentType": content, "sampleRate": rate, "payload": PAYLOAD}
+    return payload_template({"event": "playAudio", "media": media})
 
 
 def extra_headers(raw: object) -> dict[str, str]:
@@ -99,21 +110,18 @@ class PlivoCodec(CarrierCodec):
         self.stream_id = stream_id
 
     def receive_text(self, text: str) -> list[CallEvent]:
-        msg = load_object(text)
-        event = msg.get("event")
-        if not isinstance(event, str):
-            raise err("malformed", "missing 'event'")
-        if self._stopped:
-            raise err("out_of_order", f"{event!r} after 'stop'")
+        msg, event = read_event(text, stopped=self._stopped)
         if event == "start":
             return [self._start(msg)]
-        if event not in ("media", "dtmf", "playedStream", "clearedAudio", "stop"):
-            raise err("unknown_event", f"unknown event {event[:40]!r}")
-        if self.call is None:
-            raise err("out_of_order", f"{event!r} before 'start'")
-        sid = opt_str(msg, "streamId")
-        if sid is not None and sid != self.stream_id:
-            raise err("wrong_stream_id", f"{event!r} for stream {sid[:64]!r}")
+        check_stream(
+            self,
+            msg,
+            event,
+            ("media", "dtmf", "playedStream", "clearedAudio", "stop"),
+            key="streamId",
+            stream=self.stream_id,
+            code="wrong_stream_id",
+        )
         if event == "media":
             body = obj(msg, "media")
             if (opt_str(body, "track") or "inbound") != "inbound":
@@ -121,8 +129,7 @@ class PlivoCodec(CarrierCodec):
             assert self.fmt is not None
             return [CallerAudio(b64(body.get("payload")), self.fmt.encoding, self.fmt.sample_rate)]
         if event == "dtmf":
-            body = msg.get("dtmf")
-            return [Dtmf(digit(body.get("digit") if isinstance(body, dict) else msg.get("digit")))]
+            return [dtmf_event(msg)]
         if event == "playedStream":
             return [MarkPlayed(req_str(msg, "name"))]
         if event == "clearedAudio":
@@ -149,7 +156,7 @@ class PlivoCodec(CarrierCodec):
             info["account_id"] = account
         self.call = CallStarted(
             call_id,
-            ids=(self.stream_id,) if self.stream_id != call_id else (),
+            ids=other_ids(call_id, self.stream_id),
             params=params,
             encoding=encoding,
             sample_rate=rate,
@@ -160,13 +167,8 @@ class PlivoCodec(CarrierCodec):
     def send(self, command: Command) -> list[Wire]:
         if isinstance(command, SendAudio):
             assert self.fmt is not None
-            content = "audio/x-mulaw" if self.fmt.encoding == "mulaw" else "audio/x-l16"
-            media = {
-                "contentType": content,
-                "sampleRate": self.fmt.sample_rate,
-                "payload": b64text(b"".join(command.frames)),
-            }
-            return [dump({"event": "playAudio", "media": media})]
+            head, tail = _play(self.fmt.encoding, self.fmt.sample_rate)
+            return [head + b64text(b"".join(command.frames)) + tail]
         if isinstance(command, SendMark):
             return [dump({"event": "checkpoint", "streamId": self.stream_id, "name": command.name})]
         if isinstance(command, ClearAudio):

@@ -25,17 +25,21 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from telephony.carriers.base import (
+    PAYLOAD,
     CarrierCodec,
     Wire,
     b64,
     b64text,
+    check_stream,
     digit,
     dump,
     err,
-    load_object,
     number,
     obj,
     opt_str,
+    other_ids,
+    payload_template,
+    read_event,
     req_str,
     string_map,
     swap16,
@@ -57,20 +61,21 @@ from telephony.media import MediaFormat
 __all__ = ["TelnyxCodec"]
 
 TOKEN_HEADER = "x-telnyx-streaming-auth-token"
+EVENTS = frozenset({"media", "dtmf", "mark", "stop", "error"})
+_MEDIA = payload_template({"event": "media", "media": {"payload": PAYLOAD}})
 # Telnyx codec names -> (telephony.media encoding, whether samples are big-endian L16)
-CODECS = {"PCMU": ("mulaw", False), "PCMA": ("alaw", False), "L16": ("pcm16", True)}
+CODECS = {"PCMU": "mulaw", "PCMA": "alaw", "L16": "pcm16"}
 
 
-def _codec(name: str, rate: int) -> tuple[str, bool, int]:
-    found = CODECS.get(name.upper())
-    if found is None:
+def _codec(name: str, rate: int) -> tuple[str, int]:
+    encoding = CODECS.get(name.upper())
+    if encoding is None:
         raise err("unsupported_codec", f"codec {name!r}: use PCMU, PCMA or L16", fatal=True)
-    encoding, big_endian = found
     if encoding != "pcm16":
         rate = 8000
     elif rate not in (8000, 16000, 24000):
         raise err("unsupported_codec", f"L16 at {rate} Hz: use 8000, 16000 or 24000", fatal=True)
-    return encoding, big_endian, rate
+    return encoding, rate
 
 
 class TelnyxCodec(CarrierCodec):
@@ -90,42 +95,25 @@ class TelnyxCodec(CarrierCodec):
         self.stream_id: str | None = None
         self._token: str | None = None
         self._stopped = False
-        self._in: tuple[str, bool, int] = ("mulaw", False, 8000)
-        self._big_endian_out = False
-
-    @classmethod
-    def for_output(cls, fmt: MediaFormat, stream_id: str | None = None) -> CarrierCodec:
-        codec = super().for_output(fmt, stream_id)
-        assert isinstance(codec, TelnyxCodec)
-        codec._big_endian_out = fmt.encoding == "pcm16"
-        return codec
 
     def receive_text(self, text: str) -> list[CallEvent]:
-        msg = load_object(text)
-        event = msg.get("event")
-        if not isinstance(event, str):
-            raise err("malformed", "missing 'event'")
-        if self._stopped:
-            raise err("out_of_order", f"{event!r} after 'stop'")
+        msg, event = read_event(text, stopped=self._stopped)
         if event == "connected":
             self._token = opt_str(msg, TOKEN_HEADER)
             return []
         if event == "start":
             return [self._start(msg)]
-        if event not in ("media", "dtmf", "mark", "stop", "error"):
-            raise err("unknown_event", f"unknown event {event[:40]!r}")
-        if self.call is None:
-            raise err("out_of_order", f"{event!r} before 'start'")
-        sid = opt_str(msg, "stream_id")
-        if sid is not None and sid != self.stream_id:
-            raise err("wrong_stream_id", f"{event!r} for stream {sid[:64]!r}")
+        check_stream(
+            self, msg, event, EVENTS, key="stream_id", stream=self.stream_id, code="wrong_stream_id"
+        )
+        assert self.call is not None
         if event == "media":
             body = obj(msg, "media")
             if (opt_str(body, "track") or "inbound") not in ("inbound", "inbound_track"):
                 return []
             payload = b64(body.get("payload"))
-            encoding, big_endian, rate = self._in
-            return [CallerAudio(swap16(payload) if big_endian else payload, encoding, rate)]
+            enc, rate = self.call.encoding, self.call.sample_rate
+            return [CallerAudio(swap16(payload) if enc == "pcm16" else payload, enc, rate)]
         if event == "dtmf":
             return [Dtmf(digit(obj(msg, "dtmf").get("digit")))]
         if event == "mark":
@@ -143,20 +131,20 @@ class TelnyxCodec(CarrierCodec):
         body = obj(msg, "start")
         self.stream_id = req_str(msg, "stream_id")
         fmt = obj(body, "media_format")
-        self._in = _codec(req_str(fmt, "encoding"), number(fmt, "sample_rate", 8000))
+        in_enc, in_rate = _codec(req_str(fmt, "encoding"), number(fmt, "sample_rate", 8000))
         # What we send is the stream_bidirectional_codec, which the leg URL names.
         out_name = self.options.get("codec") or req_str(fmt, "encoding")
-        out_rate = self.options.get("rate") or str(self._in[2])
+        out_rate = self.options.get("rate") or str(in_rate)
         if not out_rate.isascii() or not out_rate.isdigit():
             raise err("unsupported_codec", f"rate {out_rate[:20]!r} in the leg URL", fatal=True)
-        encoding, self._big_endian_out, rate = _codec(out_name, int(out_rate))
+        encoding, rate = _codec(out_name, int(out_rate))
         self.fmt = MediaFormat(encoding, rate, 20)
         params = string_map(body.get("custom_parameters"), "custom_parameters")
         if self._token is not None and "token" not in params:
             params["token"] = self._token
         call_id = req_str(body, "call_control_id")
         session = opt_str(body, "call_session_id")
-        ids = tuple(i for i in (self.stream_id, session) if i and i != call_id)
+        ids = other_ids(call_id, self.stream_id, session)
         info = {"stream_id": self.stream_id}
         if (state := opt_str(body, "client_state")) is not None:
             info["client_state"] = state
@@ -166,8 +154,8 @@ class TelnyxCodec(CarrierCodec):
             params=params,
             from_=opt_str(body, "from"),
             to=opt_str(body, "to"),
-            encoding=self._in[0],
-            sample_rate=self._in[2],
+            encoding=in_enc,
+            sample_rate=in_rate,
             info=info,
         )
         return self.call
@@ -175,9 +163,9 @@ class TelnyxCodec(CarrierCodec):
     def send(self, command: Command) -> list[Wire]:
         if isinstance(command, SendAudio):
             payload = b"".join(command.frames)
-            if self._big_endian_out:
+            if self.fmt is not None and self.fmt.encoding == "pcm16":
                 payload = swap16(payload)
-            return [dump({"event": "media", "media": {"payload": b64text(payload)}})]
+            return [_MEDIA[0] + b64text(payload) + _MEDIA[1]]
         if isinstance(command, SendMark):
             return [dump({"event": "mark", "mark": {"name": command.name}})]
         if isinstance(command, ClearAudio):

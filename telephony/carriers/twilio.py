@@ -31,7 +31,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from telephony.carriers.base import CarrierCodec, CarrierProtocolError, Wire, dump
+from telephony.carriers.base import (
+    PAYLOAD,
+    CarrierCodec,
+    CarrierProtocolError,
+    Wire,
+    b64text,
+    dump,
+    payload_template,
+)
 from telephony.events import (
     CallerAudio,
     CallEvent,
@@ -178,8 +186,8 @@ class TwilioCodec(CarrierCodec):
         super().__init__(options)
         self._state = _NEW
         self.stream_sid: str | None = None
+        self._media = media_template("")  # outbound audio's JSON around its payload
         self.start: Start | None = None
-        self._encoding = "mulaw"
         self._handlers: dict[str, Callable[[dict[str, Any]], Event]] = {
             "connected": self._on_connected,
             "start": self._on_start,
@@ -205,13 +213,12 @@ class TwilioCodec(CarrierCodec):
         """One message as shared call events (the carrier-codec contract)."""
         event = self.receive(text)
         if isinstance(event, Start):
-            self._encoding = _ENCODINGS.get(event.media_format.encoding.lower(), "mulaw")
-            self.fmt = MediaFormat(self._encoding, 8000, 20)
+            assert self.fmt is not None
             self.call = CallStarted(
                 event.call_sid,
                 ids=(event.stream_sid,),
                 params=dict(event.custom_parameters),
-                encoding=self._encoding,
+                encoding=self.fmt.encoding,
                 sample_rate=8000,
                 info={"stream_sid": event.stream_sid, "account_sid": event.account_sid},
             )
@@ -219,7 +226,8 @@ class TwilioCodec(CarrierCodec):
         if isinstance(event, Media):
             if event.track not in ("inbound", "inbound_track"):
                 return []
-            return [CallerAudio(event.payload, self._encoding, 8000)]
+            assert self.fmt is not None
+            return [CallerAudio(event.payload, self.fmt.encoding, 8000)]
         if isinstance(event, Mark):
             return [MarkPlayed(event.name)]
         if isinstance(event, Stop):
@@ -230,11 +238,13 @@ class TwilioCodec(CarrierCodec):
 
     def set_stream_id(self, stream_id: str | None) -> None:
         self.stream_sid = stream_id
+        self._media = media_template(stream_id or "")
 
     def send(self, command: Command) -> list[Wire]:
         sid = self.stream_sid or ""
         if isinstance(command, SendAudio):
-            return [media(sid, b"".join(command.frames))]
+            head, tail = self._media  # built once per stream, not per 20 ms frame
+            return [head + b64text(b"".join(command.frames)) + tail]
         if isinstance(command, SendMark):
             return [mark(sid, command.name)]
         if isinstance(command, ClearAudio):
@@ -304,7 +314,8 @@ class TwilioCodec(CarrierCodec):
             sequence_number=_counter(msg, "sequenceNumber", optional=True),
         )
         self._state = _STARTED
-        self.stream_sid = sid
+        self.fmt = MediaFormat(_ENCODINGS.get(fmt.encoding.lower(), "mulaw"), 8000, 20)
+        self.set_stream_id(sid)
         self.start = start
         return start
 
@@ -382,8 +393,15 @@ class TwilioCodec(CarrierCodec):
 
 def media(stream_sid: str, mulaw: bytes) -> str:
     """Outbound audio: raw µ-law 8 kHz (no WAV header), any length, base64."""
-    payload = base64.b64encode(mulaw).decode("ascii")
-    return dump({"event": "media", "streamSid": stream_sid, "media": {"payload": payload}})
+    head, tail = media_template(stream_sid)
+    return head + b64text(mulaw) + tail
+
+
+def media_template(stream_sid: str) -> tuple[str, str]:
+    """A `media` message's text before and after its payload (see `payload_template`)."""
+    return payload_template(
+        {"event": "media", "streamSid": stream_sid, "media": {"payload": PAYLOAD}}
+    )
 
 
 def mark(stream_sid: str, name: str) -> str:

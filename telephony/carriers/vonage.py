@@ -22,11 +22,11 @@ from typing import Any, ClassVar
 from telephony.carriers.base import (
     CarrierCodec,
     Wire,
-    digit,
+    dtmf_event,
     dump,
     err,
-    load_object,
     opt_str,
+    read_event,
     string_map,
 )
 from telephony.events import (
@@ -36,7 +36,6 @@ from telephony.events import (
     ClearAudio,
     Cleared,
     Command,
-    Dtmf,
     MarkPlayed,
     SendAudio,
     SendMark,
@@ -58,17 +57,13 @@ class VonageCodec(CarrierCodec):
     playback_acks: ClassVar[bool] = True
 
     def receive_text(self, text: str) -> list[CallEvent]:
-        msg = load_object(text)
-        event = msg.get("event")
-        if not isinstance(event, str):
-            raise err("malformed", "missing 'event'")
+        msg, event = read_event(text)
         if event == "websocket:connected":
             return [self._connected(msg)]
         if self.call is None:
             raise err("out_of_order", f"{event!r} before 'websocket:connected'")
         if event == "websocket:dtmf":
-            body = msg.get("dtmf")
-            return [Dtmf(digit(body.get("digit") if isinstance(body, dict) else msg.get("digit")))]
+            return [dtmf_event(msg)]
         if event == "websocket:notify":
             payload = msg.get("payload")
             name = payload.get(MARK_KEY) if isinstance(payload, dict) else None

@@ -74,11 +74,6 @@ class ClonePrompt:
         return self.ref_code is not None
 
 
-def is_base(tts: Any) -> bool:
-    """Whether a loaded `Qwen3TTSModel` is a Base (voice clone) checkpoint."""
-    return getattr(getattr(tts, "model", None), "tts_model_type", None) == "base"
-
-
 def create_clone_prompt(tts: Any, wav: Any, sample_rate: int, ref_text: str | None) -> ClonePrompt:
     """qwen-tts's own `create_voice_clone_prompt` on mono float audio: the speaker
     encoder's x-vector, and with a transcript the reference codec frames (ICL mode);
@@ -298,13 +293,6 @@ class QwenModel:
         return torch.cat(parts, dim=1)
 
     # ------------------------------------------------------------ voice clone (Base)
-
-    @property
-    def is_base(self) -> bool:
-        return is_base(self.tts)
-
-    def create_clone_prompt(self, wav: Any, sample_rate: int, ref_text: str | None) -> ClonePrompt:
-        return create_clone_prompt(self.tts, wav, sample_rate, ref_text)
 
     def tokenize_ref(self, ref_text: str) -> Any:
         """Token ids of the reference transcript's turn, as `generate_voice_clone` builds it."""

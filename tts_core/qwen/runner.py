@@ -150,17 +150,19 @@ class ModelRunner:
         h = m.predictor_forward(inputs, at, view.at(0))
         codes = [self._sample_code(m.predictor_logits(h[:, -1], 0), batch, 1)]
         groups = m.shape.code_groups
+        embeds = [first]  # every code's embedding, the talker's next input (step 2)
         for g in range(1, groups - 1):
             pos = torch.full((batch, 1), g + 1, dtype=torch.long, device=m.device)
-            h = m.predictor_forward(m.predictor_embed(codes[-1], g - 1), pos, view.at(g + 1))
+            embeds.append(m.predictor_embed(codes[-1], g - 1))
+            h = m.predictor_forward(embeds[-1], pos, view.at(g + 1))
             codes.append(self._sample_code(m.predictor_logits(h[:, -1], g), batch, g + 1))
+        embeds.append(m.predictor_embed(codes[-1], groups - 2))
         rest = torch.stack(codes, dim=1)  # [B, 15]
         frame = torch.cat((token[:, None], rest), dim=1)
         index = torch.where(active, r.steps[b] - 1, 0)
         cache.codes[r.rows[b], index] = frame
 
         # 2. the talker at each row's own position
-        embeds = [first] + [m.predictor_embed(rest[:, i], i) for i in range(groups - 1)]
         step_in = torch.cat(embeds, dim=1).sum(1, keepdim=True) + m.tts_pad
         position = torch.where(active, r.position[b], 0)
         span = torch.arange(attend, device=m.device)

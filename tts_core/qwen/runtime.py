@@ -31,7 +31,7 @@ from .internals import ClonePrompt, QwenModel
 from .kv_cache import SlotCache
 from .runner import ModelRunner
 from .sampling import SamplingConfig
-from .scheduler import Phase, Sequence, StepScheduler
+from .scheduler import Sequence, StepScheduler
 from .stats import RuntimeStats
 from .streaming import ChunkPolicy, decode_windows
 
@@ -216,6 +216,8 @@ class BatchedRuntime:
             self.scheduler.retire(seq)
             self._deliver(seq, EngineError(f"qwen synthesis failed: {exc}"))
             return
+        if seq.clone is not None and seq.clone.icl:  # leads every early chunk's decode
+            seq.lead = seq.clone.ref_code.to(m.device)
         seq.position = prompt.shape[1]
         seq.started = self._clock()
         self.stats.prefills += 1
@@ -234,7 +236,6 @@ class BatchedRuntime:
 
     def _end(self, seq: Sequence, reason: str) -> None:
         seq.finished = self._clock()
-        seq.phase = Phase.DONE
         audio_s = seq.produced * FRAME_S
         rtf = (seq.finished - seq.started) / audio_s if audio_s and seq.started else None
         self.stats.finished(rtf, reason == "cancelled")

@@ -17,7 +17,6 @@ stall the ones already speaking for more than a few prefills.
 
 from __future__ import annotations
 
-import enum
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,12 +24,6 @@ from typing import Any
 
 from .kv_cache import SlotCache
 from .streaming import ChunkPolicy, Window, window
-
-
-class Phase(enum.Enum):
-    WAITING = "waiting"
-    RUNNING = "running"
-    DONE = "done"
 
 
 @dataclass(eq=False)
@@ -47,18 +40,17 @@ class Sequence:
     prompt_len: int = 0
     clone: Any = None  # a ClonePrompt: the voice of a Base checkpoint
     ref_ids: Any = None  # its transcript's token ids (ICL mode)
+    lead: Any = None  # ICL: the reference's codec frames on the model's device, once
     slot: int = -1
     produced: int = 0  # frames completed
     emitted: int = 0  # frames turned into audio
     position: int = 0  # the slot's next cache position (host mirror)
-    phase: Phase = Phase.WAITING
     cancelled: bool = False  # set from the event loop's thread; read between steps
     reason: str = ""  # eos | budget | cancelled | error
     submitted: float = 0.0
     started: float = 0.0
     first_audio: float = 0.0
     finished: float = 0.0
-    pending: list[Window] = field(default_factory=list)
 
 
 @dataclass
@@ -97,11 +89,9 @@ class StepScheduler:
             seq = self.waiting.popleft()
             if seq.cancelled:
                 seq.reason = "cancelled"
-                seq.phase = Phase.DONE
                 plan.cancelled.append(seq)
             elif len(plan.prefill) < self.max_prefills and self.cache.free_slots:
                 seq.slot = self.cache.allocate()
-                seq.phase = Phase.RUNNING
                 self.running[seq.slot] = seq
                 plan.prefill.append(seq)
             else:
@@ -138,8 +128,8 @@ class StepScheduler:
         for seq in self.running.values():
             final = id(seq) in closing
             if self.policy.ready(seq.produced, seq.emitted, final):
-                lead = seq.clone.ref_code if seq.clone is not None else None
-                due.append((seq, window(self.policy, seq.slot, seq.emitted, seq.produced, lead)))
+                window_ = window(self.policy, seq.slot, seq.emitted, seq.produced, seq.lead)
+                due.append((seq, window_))
                 seq.emitted = seq.produced
         return due
 
@@ -148,7 +138,6 @@ class StepScheduler:
         if self.running.get(seq.slot) is seq:
             del self.running[seq.slot]
         self.cache.free(seq.slot)
-        seq.phase = Phase.DONE
 
     def drain(self) -> list[Sequence]:
         """Every request still known, removed (for a fatal error or an unload)."""
